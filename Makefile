@@ -1,0 +1,58 @@
+# ShiftPay developer commands. `make help` lists them.
+# Two commands do all the set-up on a fresh machine with Rust and Node.js: `make demo`, `make test`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+NPM ?= npm
+# 1,000 cases x 50 steps for the stateful invariant tests unless overridden.
+export PROPTEST_CASES ?= 1000
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help deps demo test fmt fmt-check clippy contracts contracts-check forge-check gas gas-check cargo-test
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# npm ci runs again only when package.json or package-lock.json is newer than the install.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v node >/dev/null || { echo "Node.js is required (https://nodejs.org)" >&2; exit 1; }
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json ## Install the pinned Solidity toolchain (solc-js, OpenZeppelin, anvil/forge/cast)
+
+demo: deps ## Run the local demo (for now: build the CLI and print its help)
+	$(CARGO) run --quiet -p shiftpay-cli -- --help
+
+test: deps fmt-check clippy contracts-check forge-check gas-check cargo-test ## Everything CI runs
+	@echo "make test: all checks passed"
+
+fmt: ## Format the Rust code
+	$(CARGO) fmt --all
+
+fmt-check: ## Check Rust formatting
+	$(CARGO) fmt --all -- --check
+
+clippy: ## Lint every crate and target, warnings are errors
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+contracts: deps ## Compile contracts/ and rewrite the committed artifacts
+	$(CARGO) xtask contracts build
+
+contracts-check: deps ## Fail, naming the contract, if committed artifacts are stale
+	$(CARGO) xtask contracts check
+
+forge-check: deps ## Check that `forge build` produces the same bytecode as the Rust pipeline
+	$(CARGO) xtask contracts forge-check
+
+gas: ## Regenerate contracts/GAS.md (gas report: ShiftPay vs Sablier Flow)
+	$(CARGO) run --quiet -p shiftpay-tests --bin gas-report -- --write contracts/GAS.md
+
+gas-check: ## Fail if contracts/GAS.md is not what the gas report prints now
+	$(CARGO) run --quiet -p shiftpay-tests --bin gas-report -- --check contracts/GAS.md
+
+cargo-test: deps ## Run the Rust test suites (revm contract tests, property and invariant tests)
+	$(CARGO) test --workspace --locked

@@ -1,0 +1,3 @@
+//! One module per `shiftpay` subcommand.
+
+pub(crate) mod contracts;

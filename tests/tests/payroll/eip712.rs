@@ -1,0 +1,372 @@
+//! EIP-712 withdraw requests checked against an independent implementation:
+//! `@metamask/eth-sig-util` (through `shiftpay_tests::external_signer`) builds the digest and the
+//! signature from plain `eth_signTypedData_v4` JSON, written here from the documented type string
+//! and domain, not from the Rust bindings.
+//!
+//! - a request MetaMask's code signed is accepted and pays out;
+//! - the digest MetaMask computes equals the contract's `hashWithdrawRequest` and the Rust
+//!   typed-data definition in `shiftpay_bindings::payroll` (`WithdrawRequest::signing_hash`);
+//! - replayed, expired, wrong-chain, wrong-contract, tampered and wrong-signer requests are rejected.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, aliases::U40, keccak256},
+    sol_types::SolValue,
+};
+use serde_json::{Value, json};
+use shiftpay_bindings::payroll::{self as bindings, Payroll, PayrollTypes};
+use shiftpay_tests::{Evm, external_signer};
+
+const RATE: u128 = 1_000_000_000_000_000; // 0.001 token per second (18 decimals)
+
+struct Setup {
+    evm: Evm,
+    payroll: Address,
+    token: Address,
+    worker: Address,
+    relayer: Address,
+    stream_id: U256,
+}
+
+/// A funded stream of `worker`, one day old.
+fn setup() -> Setup {
+    let mut evm = Evm::new();
+    let deployer = evm.account("eip712 deployer");
+    let employer = evm.account("eip712 employer");
+    let worker = evm.account("eip712 worker");
+    let relayer = evm.account("eip712 relayer");
+    let payroll = evm.deploy(deployer, Payroll::BYTECODE.clone()).expect("Payroll deploys");
+    let token = evm.deploy_token(deployer, "DAI", 18);
+    evm.mint(token, employer, U256::from(10u64).pow(U256::from(24)));
+    evm.approve(token, employer, payroll, U256::MAX);
+    evm.send(
+        employer,
+        payroll,
+        Payroll::depositCall { token, amount: U256::from(10u64).pow(U256::from(23)) },
+    )
+    .expect("deposit");
+    let stream_id = evm
+        .send(
+            employer,
+            payroll,
+            Payroll::createStreamCall {
+                worker,
+                token,
+                rate: RATE,
+                start: U40::ZERO,
+                end: U40::ZERO,
+            },
+        )
+        .expect("createStream")
+        .ret;
+    evm.skip(86_400);
+    Setup { evm, payroll, token, worker, relayer, stream_id }
+}
+
+/// The `eth_signTypedData_v4` payload a wallet would be asked to sign, written out by hand.
+fn typed_data(
+    chain_id: u64,
+    verifying_contract: Address,
+    request: &PayrollTypes::WithdrawRequest,
+) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": [
+                { "name": "name", "type": "string" },
+                { "name": "version", "type": "string" },
+                { "name": "chainId", "type": "uint256" },
+                { "name": "verifyingContract", "type": "address" }
+            ],
+            "WithdrawRequest": [
+                { "name": "streamId", "type": "uint256" },
+                { "name": "to", "type": "address" },
+                { "name": "amount", "type": "uint256" },
+                { "name": "nonce", "type": "uint256" },
+                { "name": "deadline", "type": "uint256" }
+            ]
+        },
+        "primaryType": "WithdrawRequest",
+        "domain": {
+            "name": "ShiftPay Payroll",
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": verifying_contract.to_string()
+        },
+        "message": {
+            "streamId": request.streamId.to_string(),
+            "to": request.to.to_string(),
+            "amount": request.amount.to_string(),
+            "nonce": request.nonce.to_string(),
+            "deadline": request.deadline.to_string()
+        }
+    })
+}
+
+/// Signs `request` as `label` with MetaMask's implementation; returns (signature, digest).
+fn metamask_sign(
+    label: &str,
+    chain_id: u64,
+    verifying_contract: Address,
+    request: &PayrollTypes::WithdrawRequest,
+) -> (Bytes, B256) {
+    let signed = external_signer::sign_typed_data(
+        Evm::private_key(label),
+        &typed_data(chain_id, verifying_contract, request),
+    )
+    .expect("@metamask/eth-sig-util signs (run `npm ci` at the repository root)");
+    (signed.signature, signed.digest)
+}
+
+fn request(setup: &mut Setup, amount: U256, deadline: u64) -> PayrollTypes::WithdrawRequest {
+    let nonce = setup
+        .evm
+        .view(setup.payroll, Payroll::noncesCall { worker: setup.worker })
+        .expect("nonces");
+    PayrollTypes::WithdrawRequest {
+        streamId: setup.stream_id,
+        to: setup.worker,
+        amount,
+        nonce,
+        deadline: U256::from(deadline),
+    }
+}
+
+fn submit(
+    setup: &mut Setup,
+    request: &PayrollTypes::WithdrawRequest,
+    signature: Bytes,
+) -> Result<(), shiftpay_tests::TxError> {
+    setup
+        .evm
+        .send(
+            setup.relayer,
+            setup.payroll,
+            Payroll::withdrawWithSignatureCall { request: request.clone(), signature },
+        )
+        .map(drop)
+}
+
+#[test]
+fn metamask_signed_request_is_accepted_and_digests_agree() {
+    let mut setup = setup();
+    let chain_id = setup.evm.chain_id();
+    let amount = U256::from(RATE) * U256::from(3_600u64);
+    let deadline = setup.evm.timestamp() + 600;
+    let req = request(&mut setup, amount, deadline);
+    let (signature, metamask_digest) =
+        metamask_sign("eip712 worker", chain_id, setup.payroll, &req);
+
+    // Three implementations, one digest: MetaMask's, the contract's, the Rust SDK's.
+    let contract_digest = setup
+        .evm
+        .view(setup.payroll, Payroll::hashWithdrawRequestCall { request: req.clone() })
+        .expect("hash");
+    let sdk_digest =
+        bindings::WithdrawRequest::from(req.clone()).signing_hash(chain_id, setup.payroll);
+    assert_eq!(
+        contract_digest, metamask_digest,
+        "contract digest != @metamask/eth-sig-util digest"
+    );
+    assert_eq!(
+        sdk_digest, metamask_digest,
+        "shiftpay-bindings digest != @metamask/eth-sig-util digest"
+    );
+
+    // The separator and type hash recomputed from the EIP-712 definitions.
+    let type_hash = keccak256(bindings::WithdrawRequest::TYPE_STRING);
+    assert_eq!(
+        setup.evm.view(setup.payroll, Payroll::WITHDRAW_REQUEST_TYPEHASHCall {}).expect("typehash"),
+        type_hash
+    );
+    let domain_type_hash = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
+    );
+    let separator = keccak256(
+        (
+            domain_type_hash,
+            keccak256("ShiftPay Payroll"),
+            keccak256("1"),
+            U256::from(chain_id),
+            setup.payroll,
+        )
+            .abi_encode(),
+    );
+    assert_eq!(
+        setup.evm.view(setup.payroll, Payroll::DOMAIN_SEPARATORCall {}).expect("separator"),
+        separator
+    );
+
+    let before = setup.evm.token_balance(setup.token, setup.worker);
+    let receipt = setup
+        .evm
+        .send(
+            setup.relayer,
+            setup.payroll,
+            Payroll::withdrawWithSignatureCall {
+                request: req.clone(),
+                signature: signature.clone(),
+            },
+        )
+        .expect("MetaMask-signed request is accepted");
+    assert_eq!(setup.evm.token_balance(setup.token, setup.worker), before + amount);
+    let executed = receipt.event::<Payroll::SignedWithdrawalExecuted>();
+    assert_eq!(
+        (executed.worker, executed.relayer, executed.nonce),
+        (setup.worker, setup.relayer, U256::ZERO)
+    );
+    let withdrawn = receipt.event::<Payroll::Withdrawn>();
+    assert_eq!(
+        (withdrawn.to, withdrawn.caller, withdrawn.amount),
+        (setup.worker, setup.relayer, amount)
+    );
+    assert_eq!(
+        setup.evm.view(setup.payroll, Payroll::noncesCall { worker: setup.worker }).unwrap(),
+        U256::from(1)
+    );
+
+    // Replay: the nonce was consumed.
+    let error = submit(&mut setup, &req, signature).expect_err("replay is rejected");
+    error.expect_error(Payroll::Payroll_InvalidNonce {
+        worker: setup.worker,
+        expected: U256::from(1),
+        provided: U256::ZERO,
+    });
+
+    // A fresh request with the next nonce works again (the rejection was the nonce, nothing else).
+    let next = request(&mut setup, amount, deadline);
+    let (signature, _) = metamask_sign("eip712 worker", chain_id, setup.payroll, &next);
+    submit(&mut setup, &next, signature).expect("next nonce is accepted");
+}
+
+#[test]
+fn expired_request_is_rejected_and_deadline_is_inclusive() {
+    let mut setup = setup();
+    let chain_id = setup.evm.chain_id();
+    let now = setup.evm.timestamp();
+    let amount = U256::from(RATE);
+
+    let expired = request(&mut setup, amount, now - 1);
+    let (signature, _) = metamask_sign("eip712 worker", chain_id, setup.payroll, &expired);
+    submit(&mut setup, &expired, signature).expect_err("expired").expect_error(
+        Payroll::Payroll_SignatureExpired {
+            deadline: U256::from(now - 1),
+            currentTime: U256::from(now),
+        },
+    );
+
+    let last_second = request(&mut setup, amount, now);
+    let (signature, _) = metamask_sign("eip712 worker", chain_id, setup.payroll, &last_second);
+    submit(&mut setup, &last_second, signature).expect("a request is valid at its deadline");
+}
+
+#[test]
+fn wrong_chain_wrong_contract_tampered_and_foreign_signatures_are_rejected() {
+    let mut setup = setup();
+    let chain_id = setup.evm.chain_id();
+    let deadline = setup.evm.timestamp() + 600;
+    let amount = U256::from(RATE);
+    let req = request(&mut setup, amount, deadline);
+    let invalid =
+        Payroll::Payroll_InvalidSignature { streamId: setup.stream_id, worker: setup.worker };
+
+    // Signed for Rootstock mainnet (30) while the contract runs on 31337.
+    let (signature, _) = metamask_sign("eip712 worker", 30, setup.payroll, &req);
+    submit(&mut setup, &req, signature).expect_err("wrong chain").expect_error(invalid.clone());
+
+    // Signed for another deployment: a second Payroll with the same stream id, worker and nonce,
+    // so the verifying contract is the only difference.
+    let mut other = setup.evm.clone();
+    let deployer = other.account("eip712 other deployer");
+    let other_payroll = other.deploy(deployer, Payroll::BYTECODE.clone()).expect("second Payroll");
+    let (signature, _) = metamask_sign("eip712 worker", chain_id, other_payroll, &req);
+    submit(&mut setup, &req, signature.clone())
+        .expect_err("wrong contract")
+        .expect_error(invalid.clone());
+
+    // Tampered: signed for one amount, submitted with another (or another recipient).
+    let (signature, _) = metamask_sign("eip712 worker", chain_id, setup.payroll, &req);
+    let mut more = req.clone();
+    more.amount = amount * U256::from(2);
+    submit(&mut setup, &more, signature.clone())
+        .expect_err("tampered amount")
+        .expect_error(invalid.clone());
+    let mut elsewhere = req.clone();
+    elsewhere.to = setup.relayer;
+    submit(&mut setup, &elsewhere, signature)
+        .expect_err("tampered recipient")
+        .expect_error(invalid.clone());
+
+    // Signed by someone other than the stream's worker.
+    let (signature, _) = metamask_sign("eip712 relayer", chain_id, setup.payroll, &req);
+    submit(&mut setup, &req, signature).expect_err("foreign signer").expect_error(invalid);
+
+    // None of the rejections consumed the nonce; the genuine signature still works.
+    let (signature, _) = metamask_sign("eip712 worker", chain_id, setup.payroll, &req);
+    submit(&mut setup, &req, signature).expect("genuine request");
+}
+
+#[test]
+fn signature_for_one_chain_stops_working_after_a_chain_id_change() {
+    // OpenZeppelin's EIP712 rebuilds the separator when block.chainid changes (a fork): a request
+    // signed for the old chain id must not verify on the new one, and the contract's digest must
+    // follow the chain id just like MetaMask's and the SDK's.
+    let mut setup = setup();
+    let deadline = setup.evm.timestamp() + 600;
+    let req = request(&mut setup, U256::from(RATE), deadline);
+    let (signature, _) = metamask_sign("eip712 worker", 31_337, setup.payroll, &req);
+    setup.evm.set_chain_id(31);
+    let (_, testnet_digest) = metamask_sign("eip712 worker", 31, setup.payroll, &req);
+    let contract_digest = setup
+        .evm
+        .view(setup.payroll, Payroll::hashWithdrawRequestCall { request: req.clone() })
+        .expect("hash");
+    assert_eq!(contract_digest, testnet_digest);
+    assert_eq!(
+        bindings::WithdrawRequest::from(req.clone()).signing_hash(31, setup.payroll),
+        testnet_digest
+    );
+    submit(&mut setup, &req, signature)
+        .expect_err("signed for 31337, executed on 31")
+        .expect_error(Payroll::Payroll_InvalidSignature {
+            streamId: setup.stream_id,
+            worker: setup.worker,
+        });
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config {
+        // Each case starts Node.js for the external signer: a few dozen cases cover the encoding.
+        cases: 24,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })]
+
+    /// For arbitrary field values (full 256-bit ranges, any chain id, any verifying contract), the
+    /// digest of MetaMask's implementation equals the SDK's and the deployed contract's.
+    #[test]
+    fn digests_agree_for_arbitrary_requests(
+        stream_id in proptest::prelude::any::<[u8; 32]>(),
+        to in proptest::prelude::any::<[u8; 20]>(),
+        amount in proptest::prelude::any::<[u8; 32]>(),
+        nonce in proptest::prelude::any::<u64>(),
+        deadline in proptest::prelude::any::<[u8; 32]>(),
+        chain_id in 1..u64::from(u32::MAX),
+    ) {
+        let mut evm = Evm::new();
+        evm.set_chain_id(chain_id);
+        let deployer = evm.account("eip712 fuzz deployer");
+        let payroll = evm.deploy(deployer, Payroll::BYTECODE.clone()).expect("Payroll deploys");
+        let request = PayrollTypes::WithdrawRequest {
+            streamId: U256::from_be_bytes(stream_id),
+            to: Address::from(to),
+            amount: U256::from_be_bytes(amount),
+            nonce: U256::from(nonce),
+            deadline: U256::from_be_bytes(deadline),
+        };
+        let (_, metamask_digest) = metamask_sign("eip712 worker", chain_id, payroll, &request);
+        let sdk_digest = bindings::WithdrawRequest::from(request.clone()).signing_hash(chain_id, payroll);
+        let contract_digest =
+            evm.view(payroll, Payroll::hashWithdrawRequestCall { request }).expect("hash");
+        proptest::prop_assert_eq!(sdk_digest, metamask_digest);
+        proptest::prop_assert_eq!(contract_digest, metamask_digest);
+    }
+}
