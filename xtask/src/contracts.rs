@@ -27,7 +27,7 @@ use serde::Serialize;
 /// Pinned compiler version: the npm `solc` package in package.json must match it.
 pub(crate) const SOLC_VERSION: &str = "0.8.30";
 /// The EVM level every target chain supports (no transient storage, no blobs): one bytecode for
-/// Rootstock, BOB, Citrea, Botanix, Merlin and Core.
+/// Rootstock, BOB, Citrea, Botanix and Merlin (Core targets paris, which lacks PUSH0).
 pub(crate) const EVM_VERSION: EvmVersion = EvmVersion::Shanghai;
 /// Optimizer runs: contracts are called far more often than they are deployed.
 pub(crate) const OPTIMIZER_RUNS: usize = 1000;

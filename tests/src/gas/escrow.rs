@@ -8,6 +8,7 @@
 //! the token, so the figures measure the escrow rather than a first balance write.
 //! Gas is the whole transaction's (`tx_gas_used`, intrinsic 21,000 and calldata included).
 
+use super::thousands;
 use alloy::{
     primitives::{Address, B256, U256},
     sol_types::SolCall,
@@ -258,18 +259,5 @@ pub fn markdown() -> String {
         "the token and worker and arbiter already hold it too. Every call stays far below Rootstock's ~6.8M ",
         "block gas limit, 50-milestone creation and cancellation included.\n",
     ));
-    out
-}
-
-/// `1234567` -> `1,234,567`.
-fn thousands(value: u64) -> String {
-    let digits = value.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
     out
 }

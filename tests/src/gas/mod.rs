@@ -377,7 +377,7 @@ pub fn markdown(comparisons: &[Comparison]) -> String {
 }
 
 /// `1234567` -> `1,234,567`.
-fn thousands(value: u64) -> String {
+pub(crate) fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -332,25 +332,31 @@ fn signature_for_one_chain_stops_working_after_a_chain_id_change() {
         });
 }
 
-proptest::proptest! {
-    #![proptest_config(proptest::test_runner::Config {
-        // Each case starts Node.js for the external signer: a few dozen cases cover the encoding.
+/// For arbitrary field values (full 256-bit ranges, any chain id, any verifying contract), the
+/// digest of MetaMask's implementation equals the SDK's and the deployed contract's.
+///
+/// Each case starts Node.js for the external signer, so the case count is fixed at a few dozen
+/// through an explicit runner: the `proptest!` macro would let `PROPTEST_CASES` (1,000 in CI, meant
+/// for the in-process invariant tests) override it.
+#[test]
+fn digests_agree_for_arbitrary_requests() {
+    use proptest::prelude::any;
+
+    let config = proptest::test_runner::Config {
         cases: 24,
         failure_persistence: None,
         ..proptest::test_runner::Config::default()
-    })]
-
-    /// For arbitrary field values (full 256-bit ranges, any chain id, any verifying contract), the
-    /// digest of MetaMask's implementation equals the SDK's and the deployed contract's.
-    #[test]
-    fn digests_agree_for_arbitrary_requests(
-        stream_id in proptest::prelude::any::<[u8; 32]>(),
-        to in proptest::prelude::any::<[u8; 20]>(),
-        amount in proptest::prelude::any::<[u8; 32]>(),
-        nonce in proptest::prelude::any::<u64>(),
-        deadline in proptest::prelude::any::<[u8; 32]>(),
-        chain_id in 1..u64::from(u32::MAX),
-    ) {
+    };
+    let fields = (
+        any::<[u8; 32]>(),
+        any::<[u8; 20]>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        1..u64::from(u32::MAX),
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let result = runner.run(&fields, |(stream_id, to, amount, nonce, deadline, chain_id)| {
         let mut evm = Evm::new();
         evm.set_chain_id(chain_id);
         let deployer = evm.account("eip712 fuzz deployer");
@@ -363,10 +369,15 @@ proptest::proptest! {
             deadline: U256::from_be_bytes(deadline),
         };
         let (_, metamask_digest) = metamask_sign("eip712 worker", chain_id, payroll, &request);
-        let sdk_digest = bindings::WithdrawRequest::from(request.clone()).signing_hash(chain_id, payroll);
+        let sdk_digest =
+            bindings::WithdrawRequest::from(request.clone()).signing_hash(chain_id, payroll);
         let contract_digest =
             evm.view(payroll, Payroll::hashWithdrawRequestCall { request }).expect("hash");
         proptest::prop_assert_eq!(sdk_digest, metamask_digest);
         proptest::prop_assert_eq!(contract_digest, metamask_digest);
+        Ok(())
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
     }
 }
