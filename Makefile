@@ -7,11 +7,14 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 NPM ?= npm
+PYTHON ?= python3
+# Python virtual environment for Slither (pinned in tools/slither/requirements.txt).
+VENV ?= .venv
 # 1,000 cases x 50 steps for the stateful invariant tests unless overridden.
 export PROPTEST_CASES ?= 1000
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help deps demo test fmt fmt-check clippy contracts contracts-check forge-check gas gas-check cargo-test
+.PHONY: help deps demo test fmt fmt-check clippy contracts contracts-check slither forge-check gas gas-check cargo-test
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,10 +27,21 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: node_modules/.package-lock.json ## Install the pinned Solidity toolchain (solc-js, OpenZeppelin, anvil/forge/cast)
 
+# The Slither venv is created when missing and rebuilt from scratch only when the pinned
+# requirements change (the stamp is a copy of the requirements it was built from).
+$(VENV)/.slither-requirements.txt: tools/slither/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+		|| { echo "Slither needs Python 3.11+ with venv and pip ($(PYTHON) is missing or older)" >&2; exit 1; }
+	@echo "Creating $(VENV) with the pinned Slither (tools/slither/requirements.txt)"
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r $<
+	@cp $< $@
+
 demo: deps ## Run the local demo (for now: build the CLI and print its help)
 	$(CARGO) run --quiet -p shiftpay-cli -- --help
 
-test: deps fmt-check clippy contracts-check forge-check gas-check cargo-test ## Everything CI runs
+test: deps fmt-check clippy contracts-check slither forge-check gas-check cargo-test ## Everything CI runs
 	@echo "make test: all checks passed"
 
 fmt: ## Format the Rust code
@@ -44,6 +58,9 @@ contracts: deps ## Compile contracts/ and rewrite the committed artifacts
 
 contracts-check: deps ## Fail, naming the contract, if committed artifacts are stale
 	$(CARGO) xtask contracts check
+
+slither: deps $(VENV)/.slither-requirements.txt ## Static analysis of contracts/src (Slither); fails on any High or Medium finding
+	$(VENV)/bin/python tools/slither/run.py
 
 forge-check: deps ## Check that `forge build` produces the same bytecode as the Rust pipeline
 	$(CARGO) xtask contracts forge-check

@@ -1,6 +1,7 @@
 //! The `MilestoneEscrow` contract: jobs paid per milestone in rBTC or an ERC-20 token, with
-//! review timeouts that pay the worker, capped change requests, arbiter disputes with a 50/50
-//! default ruling, and signed approvals and settlements.
+//! review timeouts that pay the worker, capped change requests, cancellation with notice to the
+//! worker, arbiter disputes with a 50/50 default ruling (no disputes without an arbiter), and
+//! signed approvals and settlements (each consumed nonce logged as `SignatureNonceUsed`).
 //!
 //! [`MilestoneEscrow`] is generated from `artifacts/MilestoneEscrow.json` (ABI, bytecode, custom
 //! errors, events). [`Approval`], [`Settlement`] and [`eip712_domain`] are the single definition of
@@ -124,10 +125,28 @@ pub enum JobState {
     Active = 2,
     /// Withdrawn by the client before acceptance (everything refunded).
     Withdrawn = 3,
-    /// Cancelled by the client (unsubmitted funded milestones refunded).
+    /// Cancelled by the client (after the notice, if one was due: unsubmitted funded milestones
+    /// refunded).
     Cancelled = 4,
     /// The worker resigned (unsubmitted milestones refunded).
     Resigned = 5,
+    /// The client gave notice: the worker may still submit funded milestones until
+    /// `getJob(..).cancelNoticeEnd`, then anyone may `finalizeCancel`. Appended last in the
+    /// contract's enum, so the other values are unchanged.
+    Cancelling = 6,
+}
+
+impl JobState {
+    /// Every state, in enum order.
+    pub const ALL: [Self; 7] = [
+        Self::None,
+        Self::Offered,
+        Self::Active,
+        Self::Withdrawn,
+        Self::Cancelled,
+        Self::Resigned,
+        Self::Cancelling,
+    ];
 }
 
 /// A milestone's status, as the contract's `MilestoneStatus` enum encodes it.
@@ -190,10 +209,7 @@ impl TryFrom<u8> for JobState {
 
     /// Decodes the contract's enum value; returns the value itself when out of range.
     fn try_from(value: u8) -> Result<Self, u8> {
-        [Self::None, Self::Offered, Self::Active, Self::Withdrawn, Self::Cancelled, Self::Resigned]
-            .get(usize::from(value))
-            .copied()
-            .ok_or(value)
+        Self::ALL.get(usize::from(value)).copied().ok_or(value)
     }
 }
 

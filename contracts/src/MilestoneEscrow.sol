@@ -14,8 +14,9 @@ import {Job, JobParams, JobStatus, Milestone, MilestoneStatus, Resolution} from 
 
 /// @title MilestoneEscrow
 /// @notice Milestone escrow for hiring a freelancer or part-time worker, paid in native rBTC or an
-/// ERC-20 token, with worker-protecting timeouts, capped change requests, arbiter disputes with a
-/// default 50/50 ruling, and EIP-712 / EIP-1271 signed approvals and settlements.
+/// ERC-20 token, with worker-protecting timeouts, capped change requests, cancellation with notice,
+/// arbiter disputes with a default 50/50 ruling (no disputes without an arbiter), and EIP-712 /
+/// EIP-1271 signed approvals and settlements.
 /// @dev See `IMilestoneEscrow` for the rules and `MilestoneStatus` for the state machine. Every
 /// state-changing entry point is `nonReentrant` and follows checks-effects-interactions: the
 /// milestone and job states are final before any token or native transfer.
@@ -93,12 +94,13 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
             arbiterFeeBps: params.arbiterFeeBps,
             maxChangeRequests: params.maxChangeRequests,
             token: params.token,
+            cancelNoticeEnd: 0,
             arbiter: params.arbiter,
             metadataHash: params.metadataHash
         });
         emit JobCreated(jobId, msg.sender, params.worker, params);
 
-        uint256 total;
+        uint256 total = 0;
         mapping(uint256 => Milestone) storage milestones = _milestones[jobId];
         for (uint256 i; i < count; ++i) {
             uint256 amount = params.amounts[i];
@@ -135,7 +137,7 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
         }
 
         address worker = job.worker;
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i = from; i < from + count; ++i) {
             Milestone storage milestone = _milestones[jobId][i];
             if (milestone.status != MilestoneStatus.Unfunded) {
@@ -183,7 +185,14 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
         Milestone storage milestone = _existingMilestone(jobId, job, milestoneIndex);
         MilestoneStatus status = milestone.status;
         if (status == MilestoneStatus.Funded) {
-            _requireJobStatus(jobId, job, JobStatus.Active);
+            JobStatus jobStatus = job.status;
+            if (jobStatus == JobStatus.Cancelling) {
+                // The worker's notice: funded milestones stay submittable up to its last second.
+                uint256 noticeEnd = job.cancelNoticeEnd;
+                if (block.timestamp > noticeEnd) revert Errors.MilestoneEscrow_NoticeOver(jobId, noticeEnd);
+            } else if (jobStatus != JobStatus.Active) {
+                revert Errors.MilestoneEscrow_WrongJobStatus(jobId, uint8(jobStatus));
+            }
             uint256 deadline = job.deadline;
             if (deadline != 0 && block.timestamp > deadline) {
                 revert Errors.MilestoneEscrow_DeadlinePassed(jobId, deadline);
@@ -221,6 +230,7 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
         if (!Signatures.isValidSignatureNow(client, digest, signature)) {
             revert Errors.MilestoneEscrow_InvalidSignature(client);
         }
+        emit SignatureNonceUsed(jobId, client, milestoneIndex, nonce);
         _approve(jobId, job, milestoneIndex, true);
     }
 
@@ -267,6 +277,8 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
     /// @inheritdoc IMilestoneEscrow
     function dispute(uint256 jobId, uint256 milestoneIndex) external nonReentrant {
         Job storage job = _existingJob(jobId);
+        // Without an arbiter nobody could rule: the dispute would only end in the 50/50 timeout.
+        if (job.arbiter == address(0)) revert Errors.MilestoneEscrow_NoArbiter(jobId);
         Milestone storage milestone = _existingMilestone(jobId, job, milestoneIndex);
         MilestoneStatus status = milestone.status;
         if (msg.sender == job.client) {
@@ -363,17 +375,39 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
         Job storage job = _existingJob(jobId);
         _onlyClient(job);
         _requireJobStatus(jobId, job, JobStatus.Active);
-        job.status = JobStatus.Cancelled;
-        uint256 refunded = _refundOpenMilestones(jobId, job, false);
-        emit JobCancelled(jobId, msg.sender, job.worker, refunded);
-        _pay(jobId, job.token, msg.sender, refunded);
+        uint256 deadline = job.deadline;
+        // After the deadline the worker can no longer submit a funded milestone: no notice needed.
+        bool deadlinePassed = deadline != 0 && block.timestamp > deadline;
+        if (!deadlinePassed && _hasFundedMilestone(jobId, job)) {
+            uint256 noticeEnd = block.timestamp + job.reviewPeriod;
+            if (deadline != 0 && deadline < noticeEnd) noticeEnd = deadline;
+            job.status = JobStatus.Cancelling;
+            // casting is safe: noticeEnd <= now + MAX_PERIOD, which fits in 64 bits for billions of years
+            // forge-lint: disable-next-line(unsafe-typecast)
+            job.cancelNoticeEnd = uint64(noticeEnd);
+            emit CancellationNoticed(jobId, msg.sender, job.worker, noticeEnd);
+            return;
+        }
+        _finishCancel(jobId, job);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
+    function finalizeCancel(uint256 jobId) external nonReentrant {
+        Job storage job = _existingJob(jobId);
+        _requireJobStatus(jobId, job, JobStatus.Cancelling);
+        uint256 noticeEnd = job.cancelNoticeEnd;
+        if (block.timestamp <= noticeEnd) revert Errors.MilestoneEscrow_NoticeRunning(jobId, noticeEnd);
+        _finishCancel(jobId, job);
     }
 
     /// @inheritdoc IMilestoneEscrow
     function resign(uint256 jobId) external nonReentrant {
         Job storage job = _existingJob(jobId);
         _onlyWorker(job);
-        _requireJobStatus(jobId, job, JobStatus.Active);
+        JobStatus status = job.status;
+        if (status != JobStatus.Active && status != JobStatus.Cancelling) {
+            revert Errors.MilestoneEscrow_WrongJobStatus(jobId, uint8(status));
+        }
         job.status = JobStatus.Resigned;
         uint256 refunded = _refundOpenMilestones(jobId, job, true);
         address client = job.client;
@@ -399,8 +433,24 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
     }
 
     /// @inheritdoc IMilestoneEscrow
+    function reclaimAbandoned(uint256 jobId, uint256 milestoneIndex) external nonReentrant {
+        Job storage job = _existingJob(jobId);
+        _onlyClient(job);
+        address arbiter = job.arbiter;
+        if (arbiter != address(0)) revert Errors.MilestoneEscrow_HasArbiter(jobId, arbiter);
+        Milestone storage milestone = _existingMilestone(jobId, job, milestoneIndex);
+        _requireMilestoneStatus(jobId, milestoneIndex, milestone, MilestoneStatus.ChangesRequested);
+        _requireWindowOver(jobId, milestoneIndex, milestone);
+        uint256 amount = milestone.amount;
+        milestone.status = MilestoneStatus.Refunded;
+        emit MilestoneRefunded(jobId, msg.sender, job.worker, milestoneIndex, amount);
+        _pay(jobId, job.token, msg.sender, amount);
+    }
+
+    /// @inheritdoc IMilestoneEscrow
     function withdraw(address token, address to) external nonReentrant {
-        if (to == address(0)) revert Errors.MilestoneEscrow_InvalidRecipient();
+        // Paid to itself, the amount would stay in the escrow credited to no one.
+        if (to == address(0) || to == address(this)) revert Errors.MilestoneEscrow_InvalidRecipient();
         uint256 amount = owed[token][msg.sender];
         if (amount == 0) revert Errors.MilestoneEscrow_NothingToWithdraw(token, msg.sender);
         owed[token][msg.sender] = 0;
@@ -517,6 +567,25 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
         _pay(jobId, job.token, worker, amount);
     }
 
+    /// @dev Ends a cancellation: the job is `Cancelled`, its funded milestones go back to the client.
+    function _finishCancel(uint256 jobId, Job storage job) private {
+        job.status = JobStatus.Cancelled;
+        uint256 refunded = _refundOpenMilestones(jobId, job, false);
+        address client = job.client;
+        emit JobCancelled(jobId, client, job.worker, refunded);
+        _pay(jobId, job.token, client, refunded);
+    }
+
+    /// @dev Whether any milestone of the job is funded and not yet submitted.
+    function _hasFundedMilestone(uint256 jobId, Job storage job) private view returns (bool) {
+        uint256 count = job.milestoneCount;
+        mapping(uint256 => Milestone) storage milestones = _milestones[jobId];
+        for (uint256 i; i < count; ++i) {
+            if (milestones[i].status == MilestoneStatus.Funded) return true;
+        }
+        return false;
+    }
+
     /// @dev Marks every funded (and, for a resignation, changes-requested) milestone refunded and
     /// returns the total; the caller pays it to the client in one transfer.
     function _refundOpenMilestones(uint256 jobId, Job storage job, bool includeChangesRequested)
@@ -585,10 +654,11 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
     /// @dev Takes `total` from the caller (exact amount; native needs `msg.value == total`).
     function _pullFunds(address token, uint256 total) private {
         if (total == 0 && msg.value == 0) return;
-        Transfers.pullExact(token, msg.sender, total);
+        Transfers.pullExact(token, total, msg.value);
     }
 
-    /// @dev Consumes `signer`'s nonce and reverts unless `signature` signs the settlement.
+    /// @dev Consumes `signer`'s nonce and reverts unless `signature` signs the settlement; emits
+    /// `SignatureNonceUsed`.
     function _checkSettlementSignature(
         uint256 jobId,
         uint256 milestoneIndex,
@@ -602,6 +672,7 @@ contract MilestoneEscrow is IMilestoneEscrow, EIP712, ReentrancyGuard {
         if (!Signatures.isValidSignatureNow(signer, digest, signature)) {
             revert Errors.MilestoneEscrow_InvalidSignature(signer);
         }
+        emit SignatureNonceUsed(jobId, signer, milestoneIndex, nonce);
     }
 
     function _approvalDigest(uint256 jobId, uint256 milestoneIndex, uint256 nonce, uint256 deadline)

@@ -18,6 +18,9 @@ import {PayrollTypes} from "./types/PayrollTypes.sol";
 /// @title Payroll
 /// @notice ShiftPay payroll streams: pooled employer treasuries paying per-second wages, with
 /// gasless (EIP-712 / EIP-1271) worker withdrawals and batched payouts. No owner, no upgrade, no fee.
+/// Tokens: native rBTC and plain ERC-20s (0 to 18 decimals) only; no fee on transfer, no rebasing,
+/// no transfer hooks that run recipient code (see IPayroll for what such tokens do). Tokens sent
+/// here outside `deposit` belong to no pool and stay stranded.
 /// @dev Accounting model (see IPayroll for the user-facing rules):
 ///
 /// Per pool (employer, token): `balance` (token units held), `surplusScaled` (funded minus earned,
@@ -41,8 +44,12 @@ import {PayrollTypes} from "./types/PayrollTypes.sol";
 ///
 /// Solvency: withdrawals are capped by the pool's `balance`, which is never negative; the employer
 /// can take only `surplusScaled / scale`, which is <= balance - sum(owed) because a pool's balance
-/// equals funded - paid while owed equals earned - paid. Hence sum(balances) == contract balance
-/// and, when the pool is solvent, every stream's earnings are fully withdrawable.
+/// equals funded - paid while owed equals earned - paid. Every token unit credited to a pool came
+/// in through `_deposit`'s exact pull and every one paid out is debited first, so for supported
+/// tokens sum(balances) <= contract balance (equal unless tokens were sent here outside `deposit`)
+/// and, when the pool is solvent, every stream's earnings are fully withdrawable. A token that
+/// takes from the contract's balance on its own (negative rebase, fee charged to the sender)
+/// breaks this: the last withdrawers of that token, whichever pool, go unpaid.
 // Wages accrue per second, so timestamp comparisons are the point; a validator's few seconds of
 // drift move a few seconds of wages. Narrowing casts are bounded by checks made where values enter:
 // pool balances <= uint128 (`_deposit`), rates <= uint96 (`createStream`, `adjustRate`), decimals
@@ -213,8 +220,12 @@ contract Payroll is IPayroll, EIP712, ReentrancyGuard {
         uint256 owedScaled = _settleStream(stream);
         _removeSchedule(poolId, pool, stream);
         stream.status = PayrollTypes.Status.Canceled;
+        uint40 currentTime = uint40(block.timestamp);
+        // Canceled before its start (whose checkpoint `_removeSchedule` just took out of the pool's
+        // list): it never starts, so start = end = now rather than an end before the start.
+        if (stream.start > currentTime) stream.start = currentTime;
         uint40 end = _endOf(stream);
-        if (end == 0 || end > block.timestamp) _setEnd(stream, uint40(block.timestamp));
+        if (end == 0 || end > currentTime) _setEnd(stream, currentTime);
         emit StreamCanceled(streamId, msg.sender, stream.worker, owedScaled / _scale(pool.decimals));
     }
 
@@ -332,10 +343,12 @@ contract Payroll is IPayroll, EIP712, ReentrancyGuard {
         uint256 time = block.timestamp;
         mapping(uint40 => PayrollTypes.Checkpoint) storage checkpoints = _checkpoints[poolId];
         while (true) {
+            // slither-disable-next-line incorrect-equality -- cursor 0 ends the checkpoint list, not a time
+            bool lastSegment = cursor == 0; // no rate change scheduled after `time`
             if (rate != 0) {
                 uint256 covered = time + funds / rate;
-                if (cursor == 0 || covered < cursor) return covered;
-            } else if (cursor == 0) {
+                if (lastSegment || covered < cursor) return covered;
+            } else if (lastSegment) {
                 return type(uint256).max;
             }
             // Funds last at least until the next rate change: spend up to it and move on.
@@ -429,7 +442,7 @@ contract Payroll is IPayroll, EIP712, ReentrancyGuard {
         pool.surplusScaled += int256(amount * _scale(pool.decimals));
         emit Deposited(employer, token, msg.sender, amount);
 
-        Transfers.pullExact(token, msg.sender, amount);
+        Transfers.pullExact(token, amount, msg.value);
     }
 
     /// @dev Returns the (employer, token) pool, opening it on first use.
@@ -483,10 +496,11 @@ contract Payroll is IPayroll, EIP712, ReentrancyGuard {
     {
         uint40 currentTime = uint40(block.timestamp);
         uint40 last = pool.lastUpdate;
+        // slither-disable-next-line incorrect-equality -- settled earlier in this block; lastUpdate <= now always
         if (last == currentTime) return (0, currentTime);
         uint256 rate = pool.totalRate;
         uint40 cursor = pool.firstCheckpoint;
-        uint256 accrued;
+        uint256 accrued = 0;
         if (cursor != 0 && cursor <= currentTime) {
             mapping(uint40 => PayrollTypes.Checkpoint) storage checkpoints = _checkpoints[poolId];
             do {
@@ -573,6 +587,7 @@ contract Payroll is IPayroll, EIP712, ReentrancyGuard {
     function _addRateDelta(uint32 poolId, PayrollTypes.Pool storage pool, uint40 time, int256 delta) private {
         mapping(uint40 => PayrollTypes.Checkpoint) storage checkpoints = _checkpoints[poolId];
         PayrollTypes.Checkpoint storage checkpoint = checkpoints[time];
+        // slither-disable-next-line incorrect-equality -- is `time` already in the list (its head)? a key lookup
         if (checkpoint.prev != 0 || pool.firstCheckpoint == time) {
             int256 newDelta = checkpoint.rateDelta + delta;
             if (newDelta != 0) {
@@ -683,6 +698,7 @@ contract Payroll is IPayroll, EIP712, ReentrancyGuard {
         uint256 owedScaled = _owedNow(stream);
         uint256 balance = pool.balance;
         uint256 amount = _min(owedScaled / scale, balance);
+        // slither-disable-next-line incorrect-equality -- nothing owed or an empty pool: nothing to pay
         if (amount == 0) return 0;
         address worker = stream.worker;
 

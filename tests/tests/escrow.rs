@@ -2,8 +2,9 @@
 //!
 //! - `create`: job creation rules, funding, the offer (accept / withdraw).
 //! - `review`: submit, approve, silence pays the worker, change requests, disputes' windows.
-//! - `disputes`: arbiter rulings, the 50/50 ruling timeout.
-//! - `ending`: cancel, resign, reclaim after the deadline.
+//! - `disputes`: arbiter rulings, the 50/50 ruling timeout, jobs without an arbiter (no disputes,
+//!   settlements, reclaiming an unanswered change request).
+//! - `ending`: cancel with notice to the worker, resign, reclaim after the deadline.
 //! - `signatures`: EIP-712 approvals and settlements signed by `@metamask/eth-sig-util`, replay,
 //!   expiry, wrong chain / job / signer, EIP-1271 contract clients.
 //! - `attacks`: re-entrant tokens and recipients, reverting and gas-burning payees, odd tokens.
@@ -39,3 +40,6 @@ mod invariant;
 
 #[path = "escrow/gas.rs"]
 mod gas;
+
+#[path = "escrow/compact.rs"]
+mod compact;

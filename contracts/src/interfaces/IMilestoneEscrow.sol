@@ -5,9 +5,10 @@ import {Job, JobParams, Milestone, Resolution} from "../types/EscrowTypes.sol";
 
 /// @title IMilestoneEscrow
 /// @notice Escrow for a job paid per milestone, in native rBTC or an ERC-20 token, that protects
-/// both sides: the client's silence pays the worker, change requests are capped, disputes go to an
-/// optional arbiter with a default 50/50 ruling when the arbiter is silent, and both parties can
-/// settle any milestone by signing an EIP-712 split.
+/// both sides: the client's silence pays the worker, change requests are capped, cancelling gives
+/// the worker notice, disputes go to the job's arbiter (none without one) with a default 50/50
+/// ruling when the arbiter is silent, and both parties can settle any milestone by signing an
+/// EIP-712 split.
 /// @dev No owner, no upgrade, no protocol fee: the only fee is the arbiter's, and only when the
 /// arbiter rules. The milestone state machine is documented on `MilestoneStatus`
 /// (types/EscrowTypes.sol). Every transition emits an event indexed by job id, client and worker
@@ -23,6 +24,30 @@ import {Job, JobParams, Milestone, Resolution} from "../types/EscrowTypes.sol";
 /// Signed structs (nonces are per signer and sequential, see `nonces`):
 /// `Approval(uint256 jobId,uint256 milestoneIndex,uint256 nonce,uint256 deadline)` and
 /// `Settlement(uint256 jobId,uint256 milestoneIndex,uint256 workerBps,uint256 nonce,uint256 deadline)`.
+/// Every nonce consumed emits `SignatureNonceUsed` (signed approvals and settlements) or
+/// `NonceInvalidated`, so a relayer follows each signer's nonce, a Safe's included, from logs alone.
+///
+/// Supported tokens: native rBTC (`token = address(0)`) and plain ERC-20 tokens of any decimals
+/// whose `transfer` and `transferFrom` move exactly the amount asked, whose balances change only
+/// through transfers, and whose transfers neither call back into the recipient nor burn unbounded
+/// gas (RIF-style tokens returning `false` and USDT-style tokens returning nothing are fine). The
+/// escrow has no owner to rescue anything, so with other tokens:
+/// - fee-on-transfer: funding reverts (`Transfers_AmountMismatch`, balances are checked before and
+///   after); a fee taken only on payouts pays recipients less than the events say and, if charged
+///   to the escrow on top, leaves it short: the last payouts of that token then fail and stay
+///   credited (`owed`) without backing;
+/// - rebasing: a negative rebase leaves the escrow short in the same way; a positive one, or
+///   interest accruing to the escrow, stays locked in the escrow, credited to no one;
+/// - blocklists and pausable tokens: a payout the token refuses is credited to its recipient
+///   (`PaymentDeferred`) to be withdrawn later or to another address, and the other parties are
+///   paid normally;
+/// - transfer hooks (ERC-777 style) or tokens burning unbounded gas: a hook cannot re-enter (every
+///   entry point is `nonReentrant`), but token transfers get all the gas left, so a transfer that
+///   burns it makes every funding and payout in that token cost the whole transaction's gas or
+///   run out of it, and may block the jobs paid in that token for good.
+/// Funds sent to the escrow outside `createJob` and `fund` (an ERC-20 transfer, a forced native
+/// send) are credited to no one and locked for good. Hence, per token, the escrow's balance is
+/// always at least (not exactly) the funded milestones not yet paid out plus the credits `owed`.
 interface IMilestoneEscrow {
     /*//////////////////////////////////////////////////////////////
                                  EVENTS
@@ -161,7 +186,9 @@ interface IMilestoneEscrow {
         uint256 arbiterFee
     );
 
-    /// @notice A funded milestone went back to the client (-> `Refunded`).
+    /// @notice A funded milestone went back to the client (-> `Refunded`): offer withdrawn, job
+    /// cancelled (after the notice), worker resigned, deadline passed, or an abandoned change
+    /// request reclaimed (`reclaimAbandoned`, the only case not followed by a job-level event).
     /// @param jobId The job.
     /// @param client The job's client.
     /// @param worker The job's worker.
@@ -171,14 +198,25 @@ interface IMilestoneEscrow {
         uint256 indexed jobId, address indexed client, address indexed worker, uint256 milestoneIndex, uint256 amount
     );
 
-    /// @notice The client cancelled the job (`Active` -> `Cancelled`).
+    /// @notice The client gave the worker notice of cancellation (`Active` -> `Cancelling`): funded
+    /// milestones stay submittable until `noticeEnd`, then `finalizeCancel` refunds the rest.
+    /// @param jobId The job.
+    /// @param client The job's client.
+    /// @param worker The job's worker.
+    /// @param noticeEnd Last second the worker may still submit a funded milestone.
+    event CancellationNoticed(
+        uint256 indexed jobId, address indexed client, address indexed worker, uint256 noticeEnd
+    );
+
+    /// @notice The job is cancelled (`Active` -> `Cancelled` when there was nothing to give notice
+    /// for, `Cancelling` -> `Cancelled` after the notice).
     /// @param jobId The job.
     /// @param client The job's client.
     /// @param worker The job's worker.
     /// @param refunded Total refunded (one `MilestoneRefunded` per milestone precedes it).
     event JobCancelled(uint256 indexed jobId, address indexed client, address indexed worker, uint256 refunded);
 
-    /// @notice The worker resigned (`Active` -> `Resigned`).
+    /// @notice The worker resigned (`Active` or `Cancelling` -> `Resigned`).
     /// @param jobId The job.
     /// @param client The job's client.
     /// @param worker The job's worker.
@@ -212,6 +250,19 @@ interface IMilestoneEscrow {
     /// @param signer Who invalidated.
     /// @param nonce The nonce consumed.
     event NonceInvalidated(address indexed signer, uint256 nonce);
+
+    /// @notice A signature of `signer` was checked and its nonce consumed: one event per signature
+    /// a signed approval (`approveMilestoneWithSignature`) or a settlement (`settle`) verified, just
+    /// before that call's `MilestoneApproved` or `MilestoneResolved`. A party that calls `settle`
+    /// itself consumes no nonce and gets no event. For a contract signer (a Safe answering EIP-1271)
+    /// `signer` is the contract. The signer's next nonce is `nonce + 1`.
+    /// @param jobId The job.
+    /// @param signer The client or worker whose signature was used.
+    /// @param milestoneIndex The milestone approved or settled.
+    /// @param nonce The nonce the signature was made with.
+    event SignatureNonceUsed(
+        uint256 indexed jobId, address indexed signer, uint256 milestoneIndex, uint256 nonce
+    );
 
     /*//////////////////////////////////////////////////////////////
                                CONSTANTS
@@ -263,7 +314,8 @@ interface IMilestoneEscrow {
     function createJob(JobParams calldata params, uint256 fundCount) external payable returns (uint256 jobId);
 
     /// @notice Funds milestones `[from, from + count)` of a job, all of which must be unfunded.
-    /// @dev Client only, while the job is offered or active and before its deadline.
+    /// @dev Client only, while the job is offered or active (not during a cancellation notice) and
+    /// before its deadline.
     /// @param jobId The job.
     /// @param from First milestone to fund.
     /// @param count How many consecutive milestones to fund (at least one).
@@ -286,9 +338,11 @@ interface IMilestoneEscrow {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice The worker submits a milestone for review, starting the review window.
-    /// @dev A funded milestone needs an active job and `block.timestamp <= deadline`; a milestone
-    /// with changes requested may be resubmitted at any time, even after a cancel or the deadline
-    /// (the client asked for the revision).
+    /// @dev A funded milestone needs `block.timestamp <= deadline` and an active job, or a job
+    /// under cancellation notice with `block.timestamp <= cancelNoticeEnd` (after it:
+    /// `MilestoneEscrow_NoticeOver`); a milestone with changes requested may be resubmitted at any
+    /// time, even after a cancel or the deadline (the client asked for the revision), until the
+    /// client reclaims it (`reclaimAbandoned`, jobs without an arbiter).
     /// @param jobId The job.
     /// @param milestoneIndex The milestone.
     /// @param deliverableHash Hash identifying the deliverable.
@@ -302,8 +356,8 @@ interface IMilestoneEscrow {
     function approveMilestone(uint256 jobId, uint256 milestoneIndex) external;
 
     /// @notice Anyone submits the client's EIP-712 `Approval`; same effect as `approveMilestone`.
-    /// @dev Consumes the client's current nonce. EOA clients sign with ECDSA, contract clients
-    /// (Safes) answer EIP-1271.
+    /// @dev Consumes the client's current nonce and emits `SignatureNonceUsed(jobId, client,
+    /// milestoneIndex, nonce)`. EOA clients sign with ECDSA, contract clients (Safes) answer EIP-1271.
     /// @param jobId The job.
     /// @param milestoneIndex The milestone.
     /// @param deadline Last second the signature is valid.
@@ -322,8 +376,11 @@ interface IMilestoneEscrow {
     function releaseAfterReview(uint256 jobId, uint256 milestoneIndex) external;
 
     /// @notice The client asks for changes on a submitted milestone within its review window.
-    /// @dev At most `maxChangeRequests` times per milestone; then only approve or dispute remain.
-    /// Opens a response window of one review period for the worker to contest.
+    /// @dev At most `maxChangeRequests` times per milestone; then only approve, dispute (with an
+    /// arbiter), a settlement or the review window's silence (which pays the worker) remain.
+    /// Opens a response window of one review period for the worker to resubmit or contest; if the
+    /// worker does neither, the client disputes (with an arbiter) or reclaims the milestone
+    /// (`reclaimAbandoned`, without one).
     /// @param jobId The job.
     /// @param milestoneIndex The milestone.
     /// @param reasonHash Hash of the explanation of the changes wanted.
@@ -334,9 +391,14 @@ interface IMilestoneEscrow {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice A party disputes a milestone, starting the arbiter's ruling period.
-    /// @dev Client: a submitted milestone within its review window, or a changes-requested one
-    /// whose worker let the response window pass. Worker: a changes-requested milestone within the
-    /// response window (the worker contests the change request).
+    /// @dev Only on jobs with an arbiter (`MilestoneEscrow_NoArbiter` otherwise): without one no
+    /// one could rule, and a dispute would only end in the 50/50 timeout split, half of delivered
+    /// work for the client for nothing. Client: a submitted milestone within its review window, or
+    /// a changes-requested one whose worker let the response window pass. Worker: a
+    /// changes-requested milestone within the response window (the worker contests the change
+    /// request). If the arbiter does not rule within `rulingPeriod`, either party may split the
+    /// milestone 50/50 without fee (`settleAfterRulingTimeout`): choosing an arbiter means
+    /// accepting that default.
     /// @param jobId The job.
     /// @param milestoneIndex The milestone.
     function dispute(uint256 jobId, uint256 milestoneIndex) external;
@@ -351,6 +413,9 @@ interface IMilestoneEscrow {
 
     /// @notice Once the ruling period passed without a ruling, either party splits the milestone
     /// 50/50 (the worker gets half rounded down). No arbiter fee.
+    /// @dev The default ruling of a silent arbiter: callable from `block.timestamp > windowEnd`
+    /// (the arbiter may rule up to and including `windowEnd`). Only disputed milestones qualify,
+    /// and only jobs with an arbiter can have them.
     /// @param jobId The job.
     /// @param milestoneIndex The milestone.
     function settleAfterRulingTimeout(uint256 jobId, uint256 milestoneIndex) external;
@@ -359,7 +424,9 @@ interface IMilestoneEscrow {
     /// without fee.
     /// @dev Each party either is the caller (its signature is then ignored and may be empty) or
     /// signed `Settlement(jobId, milestoneIndex, workerBps, nonces(party), deadline)`; each checked
-    /// signature consumes its signer's nonce.
+    /// signature consumes its signer's nonce and emits `SignatureNonceUsed` (client first). Works
+    /// on funded, submitted, changes-requested and disputed milestones, with or without an arbiter
+    /// and whatever the job's status: it is how parties without an arbiter agree any split.
     /// @param jobId The job.
     /// @param milestoneIndex The milestone.
     /// @param workerBps The worker's share in basis points; the client gets the rest.
@@ -379,21 +446,57 @@ interface IMilestoneEscrow {
                                  ENDING
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice The client cancels an active job: funded milestones not yet submitted are refunded;
-    /// submitted, changes-requested and disputed milestones stay to be resolved.
+    /// @notice The client cancels an active job, giving the worker notice: cancelling never dodges
+    /// a payment, not even one whose submission is still pending in the mempool.
+    /// @dev Client only, job `Active`. If funded milestones remain that the worker may still
+    /// submit, the job becomes `Cancelling` with `cancelNoticeEnd = min(now + reviewPeriod,
+    /// deadline)` (no deadline: `now + reviewPeriod`) and emits `CancellationNoticed`; nothing is
+    /// refunded yet. The notice lasts one review period, as long as the client has to review a
+    /// submission, and never beyond the deadline the worker already accepted. During the notice
+    /// the worker may still submit funded milestones (up to and including `cancelNoticeEnd`),
+    /// every submitted one runs the normal review (approve, change requests, disputes, silence
+    /// pays), the client can no longer fund, the worker may `resign` and anyone may
+    /// `finalizeCancel` once it is over. If no funded milestone remains, or the deadline has
+    /// already passed (the worker can no longer submit), the job is `Cancelled` at once and the
+    /// funded milestones are refunded (`JobCancelled`). Submitted, changes-requested and disputed
+    /// milestones always stay to be resolved; unfunded ones stay unfunded.
     /// @param jobId The job.
     function cancel(uint256 jobId) external;
 
-    /// @notice The worker resigns from an active job: funded and changes-requested milestones go
-    /// back to the client; submitted and disputed milestones stay to be resolved.
+    /// @notice Once the cancellation notice is over, refunds to the client the funded milestones
+    /// the worker did not submit and marks the job `Cancelled`.
+    /// @dev Anyone may call (the refund only ever goes to the client, so a relayer can finish the
+    /// job), from `block.timestamp > cancelNoticeEnd` (`MilestoneEscrow_NoticeRunning` before).
+    /// Job `Cancelling` only. Emits `MilestoneRefunded` per milestone and `JobCancelled`.
+    /// @param jobId The job.
+    function finalizeCancel(uint256 jobId) external;
+
+    /// @notice The worker resigns from an active job (or one under cancellation notice, waiving
+    /// the notice): funded and changes-requested milestones go back to the client at once;
+    /// submitted and disputed milestones stay to be resolved.
     /// @param jobId The job.
     function resign(uint256 jobId) external;
 
     /// @notice After the deadline, the client reclaims the funded milestones never submitted.
+    /// @dev Jobs `Offered` or `Active`. A job under cancellation notice uses `finalizeCancel`
+    /// instead: its notice never outlasts the deadline.
     /// @param jobId The job.
     function reclaimExpired(uint256 jobId) external;
 
+    /// @notice On a job without an arbiter, the client takes back a milestone whose worker left a
+    /// change request unanswered (neither resubmitted nor settled) for the whole response window.
+    /// @dev Client only; milestone `ChangesRequested` and `block.timestamp > windowEnd`
+    /// (`MilestoneEscrow_WindowOpen` before). The worker had one review period to resubmit, which
+    /// costs nothing and, once the change requests are used up, guarantees payment by the client's
+    /// silence; not answering abandons the milestone. Until the client reclaims it the worker may
+    /// still resubmit late. Jobs with an arbiter dispute instead (`MilestoneEscrow_HasArbiter`).
+    /// Emits `MilestoneRefunded`.
+    /// @param jobId The job.
+    /// @param milestoneIndex The milestone.
+    function reclaimAbandoned(uint256 jobId, uint256 milestoneIndex) external;
+
     /// @notice Withdraws every payout credited to the caller in `token` after a failed push.
+    /// @dev `to` may be neither address(0) nor the escrow itself (`MilestoneEscrow_InvalidRecipient`).
     /// @param token The token (address(0) for rBTC).
     /// @param to Where to send it (a contract that cannot receive may name another address).
     function withdraw(address token, address to) external;
@@ -409,7 +512,7 @@ interface IMilestoneEscrow {
     /// @return The count.
     function jobCount() external view returns (uint256);
 
-    /// @notice A job's terms and status.
+    /// @notice A job's terms and status, and the end of the cancellation notice if one was given.
     /// @param jobId The job.
     /// @return The job (all zero with status `None` if it does not exist).
     function getJob(uint256 jobId) external view returns (Job memory);

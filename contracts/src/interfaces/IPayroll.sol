@@ -14,9 +14,31 @@ import {PayrollTypes} from "../types/PayrollTypes.sol";
 /// @dev Units: amounts are token units unless named "scaled"; rates are token units per second
 /// scaled to 18 decimals (a token with `d` decimals: `10 ** (18 - d)` scaled units per token unit).
 ///
+/// Supported tokens: native rBTC and ERC-20 tokens with 0 to 18 decimals whose balances change
+/// only by the exact amounts transferred (tokens that return `false` instead of reverting, such as
+/// RIF, are handled). Not supported, and what they do:
+/// - Fee on transfer: a deposit must deliver exactly `amount` or it reverts
+///   (`Transfers_AmountMismatch`), but outgoing transfers are not checked: a fee switched on after
+///   deposits pays recipients less than `Withdrawn` / `SurplusWithdrawn` say (a fee taken from the
+///   amount sent), or makes the contract short like a negative rebase (a fee charged on top).
+/// - Rebasing: pools count token units, not shares. A negative rebase leaves the contract holding
+///   less than its pools' balances; pools of one token share the contract's balance, so payments
+///   go first come, first served across all employers of that token until it runs out, then the
+///   last withdrawals revert and payouts emit `PayoutFailed` (the amounts stay owed, unpaid). A
+///   positive rebase is credited to no pool and stays stranded in the contract.
+/// - Transfer hooks (ERC-777 style) that run recipient code: deposits, withdrawals and payouts
+///   cannot be re-entered, but ERC-20 payouts forward all gas, so a recipient that burns it can
+///   make a whole `payoutMany` run out of gas (native payouts are capped at `NATIVE_PAYOUT_GAS`).
+/// A token that can block an address (USDT / USDC style) makes that worker's `payout` fail
+/// (`PayoutFailed`, amount kept); the worker can still `withdraw` to another address.
+/// Tokens sent to the contract outside `deposit` / `depositFor` (a direct ERC-20 transfer, rBTC
+/// forced in by `selfdestruct` or as a block reward; there is no `receive`) are credited to no
+/// pool and nobody can withdraw them: there is no owner and no sweep.
+///
 /// Accounting, per (employer, token) pool:
-/// - `poolBalance` is what the pool holds: deposits - employer withdrawals - worker withdrawals.
-///   Sum of all pools' balances of a token == the contract's balance of that token (exact).
+/// - `poolBalance` is what the pool is credited with: deposits - employer withdrawals - worker
+///   withdrawals. For supported tokens, the sum of all pools' balances of a token <= the contract's
+///   balance of that token, equal unless tokens were sent to the contract outside `deposit`.
 /// - Every stream has `earned(id)`: what it earned and has not withdrawn yet, covered or not.
 /// - `surplus` (free part, withdrawable by the employer) = max(0, funded - total earned) and
 ///   `debt` (earned but not covered) = max(0, total earned - funded), where funded = deposits -
@@ -224,7 +246,9 @@ interface IPayroll is IERC5267 {
 
     /// @notice Cancels (terminates) a stream now (employer only). Earnings stay withdrawable.
     /// @dev Final: accrual stops now, the end date becomes now (if later or open-ended) and
-    /// further controls revert `Payroll_StreamCanceled`. Emits `StreamCanceled`.
+    /// further controls revert `Payroll_StreamCanceled`. A stream canceled before its start never
+    /// starts: its start becomes now as well (`getStream` shows start == end == the cancellation
+    /// time, never an end before the start). Emits `StreamCanceled`.
     /// @param streamId The stream.
     function cancel(uint256 streamId) external;
 
@@ -242,12 +266,14 @@ interface IPayroll is IERC5267 {
 
     /// @notice Executes a worker's EIP-712 signed withdraw request; anyone may submit it.
     /// @dev Domain: name "ShiftPay Payroll", version "1", current chain id, this contract. The
-    /// signature is checked against the stream's worker with OpenZeppelin SignatureChecker rules (libraries/Signatures.sol)
-    /// (ECDSA for EOAs, EIP-1271 for contract wallets such as Safes). The nonce must equal
-    /// `nonces(worker)` and is consumed; `block.timestamp` must be <= `deadline`.
-    /// Emits `Withdrawn` and `SignedWithdrawalExecuted`.
+    /// signature is checked against the stream's worker with OpenZeppelin SignatureChecker rules
+    /// plus EIP-2098 compact signatures (libraries/Signatures.sol): ECDSA with a low `s` for EOAs,
+    /// EIP-1271 for contract wallets such as Safes. The nonce must equal `nonces(worker)` and is
+    /// consumed, so a request runs once whichever encoding of its signature is submitted;
+    /// `block.timestamp` must be <= `deadline`. Emits `Withdrawn` and `SignedWithdrawalExecuted`.
     /// @param request The signed request.
-    /// @param signature The worker's signature (65-byte ECDSA or any EIP-1271 payload).
+    /// @param signature The worker's signature: 65-byte `r || s || v` or 64-byte EIP-2098
+    /// `r || vs` ECDSA, or any EIP-1271 payload.
     function withdrawWithSignature(PayrollTypes.WithdrawRequest calldata request, bytes calldata signature)
         external;
 
@@ -317,7 +343,8 @@ interface IPayroll is IERC5267 {
     function surplus(address employer, address token) external view returns (uint256 amount);
 
     /// @notice Token units an employer's pool holds in this contract (free part + covered earnings).
-    /// @dev Summed over employers, equals the contract's balance of `token`.
+    /// @dev Summed over employers, at most the contract's balance of `token` for supported tokens:
+    /// equal unless tokens were sent to the contract outside `deposit` (credited to no pool).
     /// @param employer The employer.
     /// @param token The token.
     /// @return amount Token units.

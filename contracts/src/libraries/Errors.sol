@@ -181,8 +181,25 @@ library Errors {
     /// @notice `account` has no deferred payment in `token` to withdraw.
     error MilestoneEscrow_NothingToWithdraw(address token, address account);
 
-    /// @notice Deferred payments cannot be withdrawn to address(0).
+    /// @notice Deferred payments cannot be withdrawn to address(0) nor to the escrow itself (the
+    /// tokens would sit in the escrow credited to no one, lost for good).
     error MilestoneEscrow_InvalidRecipient();
+
+    /// @notice The job has no arbiter, so its milestones cannot be disputed: the parties use the
+    /// capped change requests, a signed settlement or `reclaimAbandoned` instead.
+    error MilestoneEscrow_NoArbiter(uint256 jobId);
+
+    /// @notice The job has an arbiter: a change request the worker left unanswered is disputed
+    /// (the arbiter decides), not reclaimed.
+    error MilestoneEscrow_HasArbiter(uint256 jobId, address arbiter);
+
+    /// @notice The worker's cancellation notice runs until `noticeEnd` (inclusive); the funded
+    /// milestones can be taken back only after it.
+    error MilestoneEscrow_NoticeRunning(uint256 jobId, uint256 noticeEnd);
+
+    /// @notice The worker's cancellation notice ended at `noticeEnd`: funded milestones can no
+    /// longer be submitted.
+    error MilestoneEscrow_NoticeOver(uint256 jobId, uint256 noticeEnd);
 
     /// @notice Too little gas left to give a native payout its full `NATIVE_PAYOUT_GAS`: without
     /// this check a caller could starve the push on purpose and force the payee to withdraw.

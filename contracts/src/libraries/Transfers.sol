@@ -15,19 +15,23 @@ library Transfers {
     /// @notice The token address that stands for the chain's native coin (rBTC on Rootstock).
     address internal constant NATIVE = address(0);
 
-    /// @notice Takes exactly `amount` of `token` from `from` into this contract.
-    /// @dev Native: `msg.value` must equal `amount`. ERC-20: compares the balance before and after,
-    /// so fee-on-transfer and other short-paying tokens revert instead of corrupting accounting.
-    /// SafeERC20 also rejects tokens that return `false` (RIF-style) instead of reverting.
-    function pullExact(address token, address from, uint256 amount) internal {
+    /// @notice Takes exactly `amount` of `token` from the caller (`msg.sender`) into this contract.
+    /// @dev Native: `msgValue` must equal `amount`. ERC-20: `msgValue` must be 0, and the balance is
+    /// compared before and after, so a deposit that arrives short (fee on transfer) reverts. Only
+    /// the way in is checked: a fee switched on later is not detected on payouts (see "Supported
+    /// tokens" in the interfaces). SafeERC20 also rejects tokens that return `false` (RIF-style) instead
+    /// of reverting. The payable entry point passes its own `msg.value`: this library never reads
+    /// call context other than `msg.sender`, and tokens only ever come from the caller.
+    /// @param msgValue The native value sent with the call (`msg.value` of the payable entry point).
+    function pullExact(address token, uint256 amount, uint256 msgValue) internal {
         if (token == NATIVE) {
-            if (msg.value != amount) revert Errors.Transfers_WrongMsgValue(amount, msg.value);
+            if (msgValue != amount) revert Errors.Transfers_WrongMsgValue(amount, msgValue);
             return;
         }
-        if (msg.value != 0) revert Errors.Transfers_UnexpectedMsgValue(msg.value);
+        if (msgValue != 0) revert Errors.Transfers_UnexpectedMsgValue(msgValue);
         IERC20 erc20 = IERC20(token);
         uint256 balanceBefore = erc20.balanceOf(address(this));
-        erc20.safeTransferFrom(from, address(this), amount);
+        erc20.safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = erc20.balanceOf(address(this)) - balanceBefore;
         if (received != amount) revert Errors.Transfers_AmountMismatch(token, amount, received);
     }

@@ -96,9 +96,10 @@ library PayrollTypes {
     /// @param worker The worker who earns it.
     /// @param token The token (address(0) = native rBTC).
     /// @param rate Scaled (18-decimal) token units per second.
-    /// @param start Accrual start timestamp.
+    /// @param start Accrual start timestamp (for a stream canceled before it started, the
+    /// cancellation time).
     /// @param end Accrual end timestamp (0 = open-ended; for a canceled stream, the cancellation time
-    /// if that came first).
+    /// if that came first). Never before `start`.
     /// @param status Active, Paused or Canceled.
     /// @param lastUpdate Last time the stream's earnings were settled into `owedScaled` (0 = never).
     /// @param owedScaled Earned and not withdrawn as of `lastUpdate`, in scaled units.
@@ -117,7 +118,8 @@ library PayrollTypes {
     /// @notice The state of one employer's pool in one token, brought up to the current time.
     /// @param exists Whether the pool was ever opened (deposit or stream creation).
     /// @param decimals The token's decimals (cached at first use).
-    /// @param balance Token units this pool holds in the contract (free part + covered earnings).
+    /// @param balance Token units credited to this pool (free part + covered earnings): deposits
+    /// minus withdrawals, not counting tokens sent to the contract outside `deposit`.
     /// @param totalRate Sum of the rates of the pool's streams accruing now (scaled units / second).
     /// @param surplus Free part the employer may withdraw (token units, rounded down).
     /// @param debt Earned by the pool's streams but not covered by its balance (token units, rounded up).

@@ -4,8 +4,9 @@
 //! ([`Evm`]): a warm-up job first (so the escrow already holds the token and has a job), then
 //! jobs of 1, 5 and 50 milestones created unfunded and funded at creation, one milestone funded
 //! later, and a 5-milestone job walked through submit, approve, release after the review window,
-//! dispute and arbiter ruling, and a 50-milestone job cancelled. Worker and arbiter already hold
-//! the token, so the figures measure the escrow rather than a first balance write.
+//! dispute and arbiter ruling, and a 50-milestone job cancelled (the notice to the worker, then
+//! the refund once the notice is over). Worker and arbiter already hold the token, so the figures
+//! measure the escrow rather than a first balance write.
 //! Gas is the whole transaction's (`tx_gas_used`, intrinsic 21,000 and calldata included).
 
 use super::thousands;
@@ -231,8 +232,17 @@ fn measure(native: bool) -> Vec<(String, u64)> {
     let (big, _) = b.create(50, true);
     b.milestone_call(worker, MilestoneEscrow::acceptJobCall { jobId: big }, "accept");
     rows.push((
-        "cancel, refunding 50 funded milestones".to_owned(),
+        "cancel: notice to the worker (client)".to_owned(),
         b.milestone_call(client, MilestoneEscrow::cancelCall { jobId: big }, "cancel"),
+    ));
+    b.evm.skip(REVIEW + 1);
+    rows.push((
+        "finalize cancel after the notice, refunding 50 funded milestones (anyone)".to_owned(),
+        b.milestone_call(
+            relayer,
+            MilestoneEscrow::finalizeCancelCall { jobId: big },
+            "finalizeCancel",
+        ),
     ));
     rows
 }

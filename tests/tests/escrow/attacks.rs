@@ -155,6 +155,49 @@ fn withdraw_rejects_nothing_owed_and_the_zero_address() {
 }
 
 #[test]
+fn withdraw_to_the_escrow_itself_is_refused_and_the_credit_kept() {
+    let mut f = Fixture::new();
+    let deployer = f.evm.account("deployer");
+    let token = f.evm.deploy(deployer, EscrowBlocklistToken::BYTECODE.clone()).unwrap();
+    let (client, worker, escrow) = (f.client, f.worker, f.escrow);
+    f.evm
+        .send(client, token, EscrowBlocklistToken::mintCall { to: client, amount: units(6, 100) })
+        .unwrap();
+    f.evm
+        .send(
+            client,
+            token,
+            EscrowBlocklistToken::approveCall { spender: escrow, value: U256::MAX },
+        )
+        .unwrap();
+    let job = f.active_job(token, &[units(6, 100)]);
+    f.submit(job, 0);
+    // The worker is blocklisted when paid: the ERC-20 payout is deferred to a credit.
+    f.evm
+        .send(
+            client,
+            token,
+            EscrowBlocklistToken::setBlockedCall { account: worker, isBlocked: true },
+        )
+        .unwrap();
+    f.call(client, MilestoneEscrow::approveMilestoneCall { jobId: job, milestoneIndex: M0 })
+        .unwrap();
+    assert_eq!(f.owed(token, worker), units(6, 100));
+
+    // Withdrawn to the escrow, the tokens would stay there credited to no one.
+    f.call(worker, MilestoneEscrow::withdrawCall { token, to: escrow })
+        .reverted()
+        .expect_error(MilestoneEscrow::MilestoneEscrow_InvalidRecipient {});
+    assert_eq!(f.owed(token, worker), units(6, 100), "the credit is kept");
+    assert_eq!(f.balance(token, escrow), units(6, 100));
+
+    let cold = f.evm.account("worker cold wallet");
+    f.call(worker, MilestoneEscrow::withdrawCall { token, to: cold }).expect("withdraw elsewhere");
+    assert_eq!(f.balance(token, cold), units(6, 100));
+    assert_eq!(f.owed(token, worker), U256::ZERO);
+}
+
+#[test]
 fn gas_burning_worker_costs_the_caller_little() {
     let mut f = Fixture::new();
     let hostile = Hostile::deploy(&mut f.evm);

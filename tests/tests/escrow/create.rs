@@ -46,6 +46,7 @@ fn create_stores_the_terms_funds_a_prefix_and_emits_events() {
     );
     assert_eq!((u64::from(stored.reviewPeriod), u64::from(stored.rulingPeriod)), (REVIEW, RULING));
     assert_eq!((stored.deadline, stored.metadataHash), (params.deadline, hash("terms")));
+    assert_eq!(stored.cancelNoticeEnd, 0, "no cancellation notice");
     assert_eq!(f.job_state(job), JobState::Offered);
     assert_eq!(
         [f.state(job, 0), f.state(job, 1), f.state(job, 2)],
@@ -286,7 +287,7 @@ fn create_accepts_the_limits() {
         "creating and funding 50 milestones fits a Rootstock block easily"
     );
 
-    // No arbiter and no fee: disputes still end (timeout, settlement, concession).
+    // No arbiter and no fee: no disputes; change requests, settlements and concessions remain.
     let mut no_arbiter = f.params(usd, &[units(6, 1)]);
     no_arbiter.arbiter = Address::ZERO;
     no_arbiter.arbiterFeeBps = 0;

@@ -7,7 +7,9 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
     sol_types::SolCall,
 };
-use shiftpay_bindings::escrow::{JobParams, JobState, Milestone, MilestoneEscrow, MilestoneState};
+use shiftpay_bindings::escrow::{
+    Job, JobParams, JobState, Milestone, MilestoneEscrow, MilestoneState,
+};
 use shiftpay_tests::{Evm, Receipt, TxError};
 
 alloy::sol!(
@@ -196,16 +198,7 @@ impl Fixture {
         job: U256,
         index: u64,
     ) -> Receipt<MilestoneEscrow::submitReturn> {
-        let worker = self.worker;
-        self.call(
-            worker,
-            MilestoneEscrow::submitCall {
-                jobId: job,
-                milestoneIndex: U256::from(index),
-                deliverableHash: hash("deliverable"),
-            },
-        )
-        .expect("submit succeeds")
+        self.try_submit(job, index).expect("submit succeeds")
     }
 
     /// The client asks for changes on milestone `index`.
@@ -241,14 +234,55 @@ impl Fixture {
         MilestoneState::try_from(self.milestone(job, index).status).expect("known state")
     }
 
+    /// The stored job.
+    pub(crate) fn job(&mut self, job: U256) -> Job {
+        let escrow = self.escrow;
+        self.evm.view(escrow, MilestoneEscrow::getJobCall { jobId: job }).expect("getJob succeeds")
+    }
+
     /// The job's state.
     pub(crate) fn job_state(&mut self, job: U256) -> JobState {
-        let escrow = self.escrow;
-        let stored = self
-            .evm
-            .view(escrow, MilestoneEscrow::getJobCall { jobId: job })
-            .expect("getJob succeeds");
-        JobState::try_from(stored.status).expect("known job state")
+        JobState::try_from(self.job(job).status).expect("known job state")
+    }
+
+    /// Terms without an arbiter (and so without fee).
+    pub(crate) fn params_without_arbiter(&self, token: Address, amounts: &[U256]) -> JobParams {
+        JobParams { arbiter: Address::ZERO, arbiterFeeBps: 0, ..self.params(token, amounts) }
+    }
+
+    /// The client cancels `job` (gives notice, or cancels at once when nothing is left to notice).
+    pub(crate) fn cancel(
+        &mut self,
+        job: U256,
+    ) -> Result<Receipt<MilestoneEscrow::cancelReturn>, TxError> {
+        let client = self.client;
+        self.call(client, MilestoneEscrow::cancelCall { jobId: job })
+    }
+
+    /// `from` finalizes the cancellation of `job` after the notice.
+    pub(crate) fn finalize_cancel(
+        &mut self,
+        from: Address,
+        job: U256,
+    ) -> Result<Receipt<MilestoneEscrow::finalizeCancelReturn>, TxError> {
+        self.call(from, MilestoneEscrow::finalizeCancelCall { jobId: job })
+    }
+
+    /// The worker submits milestone `index` of `job`, which may fail.
+    pub(crate) fn try_submit(
+        &mut self,
+        job: U256,
+        index: u64,
+    ) -> Result<Receipt<MilestoneEscrow::submitReturn>, TxError> {
+        let worker = self.worker;
+        self.call(
+            worker,
+            MilestoneEscrow::submitCall {
+                jobId: job,
+                milestoneIndex: U256::from(index),
+                deliverableHash: hash("deliverable"),
+            },
+        )
     }
 
     /// Balance of `who` in `token` (native when `token` is zero).

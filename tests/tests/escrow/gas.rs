@@ -17,6 +17,8 @@ fn gas_table_covers_every_operation_and_fits_a_rootstock_block() {
         "approve",
         "release after the review window",
         "resolve: arbiter ruling",
+        "cancel: notice to the worker",
+        "finalize cancel after the notice",
     ] {
         assert!(table.contains(operation), "missing row {operation:?}");
     }

@@ -3,10 +3,18 @@
 //! withdrawals are exercised) and three tokens (native rBTC, a 6-decimal and an 18-decimal ERC-20).
 //!
 //! After every step:
-//! - per token, the escrow's balance equals the funded milestones not yet paid out plus the
-//!   deferred payouts still owed;
+//! - per token, the escrow's balance is at least the funded milestones not yet paid out plus the
+//!   deferred payouts still owed (the contract's invariant): here it is checked to equal that plus
+//!   exactly what was donated (ERC-20 transfers and forced native sends straight to the escrow,
+//!   which no one can take out);
 //! - every milestone moved only along an edge of the documented state machine, and a reverted
 //!   step changed nothing;
+//! - the rules of the edges hold: a funded milestone is submitted only in an active job or within
+//!   a cancellation notice (and by the deadline); a notice is `min(now + review, deadline)` and
+//!   is given only while funded milestones remain; a cancellation ends only after its notice; a
+//!   cancelled, resigned or withdrawn job holds no funded milestone; a job without an arbiter
+//!   never has a disputed milestone, and only such a job lets the client reclaim an unanswered
+//!   change request; a withdrawal to the escrow itself never succeeds;
 //! - a milestone that closed did so exactly once (one closing event, never again), and its
 //!   worker + client + arbiter shares add up to exactly what was funded for it;
 //! - every party's balance (plus what is credited to it) moved by exactly the shares the events
@@ -128,7 +136,20 @@ enum Step {
     Reclaim {
         job: Pick,
     },
-    Withdraw,
+    FinalizeCancel {
+        job: Pick,
+    },
+    ReclaimAbandoned {
+        job: Pick,
+        milestone: Pick,
+    },
+    Withdraw {
+        to_escrow: bool,
+    },
+    Donate {
+        token: usize,
+        amount: u64,
+    },
     Warp {
         choice: usize,
     },
@@ -177,10 +198,13 @@ fn any_step() -> impl Strategy<Value = Step> {
             .prop_map(|((job, milestone), by_worker)| Step::SettleAfterTimeout { job, milestone, by_worker }),
         1 => (jm(), 0u16..=10_000, any::<bool>())
             .prop_map(|((job, milestone), worker_bps, by_worker)| Step::Settle { job, milestone, worker_bps, by_worker }),
-        1 => pick().prop_map(|job| Step::Cancel { job }),
+        2 => pick().prop_map(|job| Step::Cancel { job }),
+        2 => pick().prop_map(|job| Step::FinalizeCancel { job }),
         1 => pick().prop_map(|job| Step::Resign { job }),
         1 => pick().prop_map(|job| Step::Reclaim { job }),
-        1 => Just(Step::Withdraw),
+        3 => jm().prop_map(|(job, milestone)| Step::ReclaimAbandoned { job, milestone }),
+        1 => (0..4u8).prop_map(|n| Step::Withdraw { to_escrow: n == 0 }),
+        1 => (0..3usize, 1u64..=1_000).prop_map(|(token, amount)| Step::Donate { token, amount }),
         5 => (0..WARPS.len()).prop_map(|choice| Step::Warp { choice }),
     ]
 }
@@ -208,6 +232,10 @@ struct JobModel {
     token: Address,
     arbiter: Address,
     amounts: Vec<U256>,
+    /// The job's deadline (0: none).
+    deadline: u64,
+    /// `Job.cancelNoticeEnd` as last read (0 until the client gives notice).
+    notice_end: u64,
     states: Vec<MilestoneState>,
     status: JobState,
     closed: Vec<bool>,
@@ -226,8 +254,12 @@ struct World {
     hostile_owner: Address,
     arbiter: Address,
     relayer: Address,
+    /// Sends tokens straight to the escrow (donations no one can take out).
+    donor: Address,
     jobs: Vec<JobModel>,
     owed: BTreeMap<(Address, Address), U256>,
+    /// Per token, what was sent to the escrow outside `createJob` and `fund`.
+    donated: BTreeMap<Address, U256>,
 }
 
 fn template() -> &'static World {
@@ -245,6 +277,10 @@ fn template() -> &'static World {
                 evm.mint(token, client, U256::from(u128::MAX >> 8));
                 evm.approve(token, client, escrow, U256::MAX);
             }
+        }
+        let donor = evm.account("inv donor");
+        for token in [t6, t18] {
+            evm.mint(token, donor, U256::from(u128::MAX >> 8));
         }
         let hostile_owner = evm.account("inv mallory");
         let hostile = evm
@@ -270,6 +306,7 @@ fn template() -> &'static World {
             worker_signers: [evm.signer("inv worker 0"), evm.signer("inv worker 1")],
             arbiter: evm.account("inv arbiter"),
             relayer: evm.account("inv relayer"),
+            donor,
             evm,
             escrow,
             tokens: [NATIVE, t6, t18],
@@ -278,6 +315,7 @@ fn template() -> &'static World {
             hostile_owner,
             jobs: Vec::new(),
             owed: BTreeMap::new(),
+            donated: BTreeMap::new(),
         }
     })
 }
@@ -306,7 +344,12 @@ fn allowed(from: MilestoneState, to: MilestoneState) -> bool {
 fn job_allowed(from: JobState, to: JobState) -> bool {
     use JobState::*;
     from == to
-        || matches!((from, to), (Offered, Active | Withdrawn) | (Active, Cancelled | Resigned))
+        || matches!(
+            (from, to),
+            (Offered, Active | Withdrawn)
+                | (Active, Cancelling | Cancelled | Resigned)
+                | (Cancelling, Cancelled | Resigned)
+        )
 }
 
 /// A transaction to send: from whom, to where, with what value and calldata.
@@ -372,6 +415,29 @@ impl World {
         }
     }
 
+    /// [`Self::pick_job`] among the jobs with an arbiter (`with_arbiter`) or without one, four
+    /// times out of five, and among the others the fifth time (so the refusals are exercised too).
+    fn pick_job_by_arbiter(
+        &self,
+        index: &Pick,
+        plausible: &[MilestoneState],
+        with_arbiter: bool,
+    ) -> usize {
+        let want = with_arbiter != index.0.is_multiple_of(5);
+        let candidates: Vec<usize> = (0..self.jobs.len())
+            .filter(|&j| {
+                let job = &self.jobs[j];
+                (job.arbiter != Address::ZERO) == want
+                    && job.states.iter().any(|s| plausible.contains(s))
+            })
+            .collect();
+        if candidates.is_empty() {
+            self.pick_job(index, plausible, &[])
+        } else {
+            candidates[(index.0 / 5) % candidates.len()]
+        }
+    }
+
     fn nonce(&mut self, signer: Address) -> U256 {
         self.evm.view(self.escrow, MilestoneEscrow::noncesCall { signer }).expect("nonces")
     }
@@ -418,9 +484,10 @@ impl World {
                     None,
                 ));
             }
-            Step::Withdraw => {
+            Step::Withdraw { to_escrow } => {
                 let hostile = self.workers[2];
-                let call = MilestoneEscrow::withdrawCall { token: NATIVE, to: self.hostile_owner };
+                let to = if *to_escrow { self.escrow } else { self.hostile_owner };
+                let call = MilestoneEscrow::withdrawCall { token: NATIVE, to };
                 let wrapped = EscrowHostileParty::executeCall {
                     to: self.escrow,
                     value: U256::ZERO,
@@ -436,7 +503,7 @@ impl World {
                     None,
                 ));
             }
-            Step::Warp { .. } => return None,
+            Step::Warp { .. } | Step::Donate { .. } => return None,
             _ if n == 0 => return None,
             Step::Fund { job, milestone, count } => {
                 let j = self.pick_job(job, &[Unfunded], &[JobState::Offered, JobState::Active]);
@@ -480,7 +547,7 @@ impl World {
                 let j = self.pick_job(
                     job,
                     &[Funded, ChangesRequested],
-                    &[JobState::Active, JobState::Cancelled],
+                    &[JobState::Active, JobState::Cancelling, JobState::Cancelled],
                 );
                 let m = self.pick(j, milestone, &[Funded, ChangesRequested]);
                 let model = &self.jobs[j];
@@ -495,7 +562,12 @@ impl World {
                 let j = self.pick_job(
                     job,
                     &[Funded, Submitted, ChangesRequested, Disputed],
-                    &[JobState::Active, JobState::Cancelled, JobState::Resigned],
+                    &[
+                        JobState::Active,
+                        JobState::Cancelling,
+                        JobState::Cancelled,
+                        JobState::Resigned,
+                    ],
                 );
                 let m = self.pick(j, milestone, &[Funded, Submitted, ChangesRequested, Disputed]);
                 let model = &self.jobs[j];
@@ -509,7 +581,12 @@ impl World {
                 let j = self.pick_job(
                     job,
                     &[Funded, Submitted, ChangesRequested, Disputed],
-                    &[JobState::Active, JobState::Cancelled, JobState::Resigned],
+                    &[
+                        JobState::Active,
+                        JobState::Cancelling,
+                        JobState::Cancelled,
+                        JobState::Resigned,
+                    ],
                 );
                 let m = self.pick(j, milestone, &[Funded, Submitted, ChangesRequested, Disputed]);
                 let (id, client) = (self.jobs[j].id, self.jobs[j].client);
@@ -548,10 +625,10 @@ impl World {
                 (self.tx(self.clients[model.client], call), j)
             }
             Step::Dispute { job, milestone, by_worker } => {
-                let j = self.pick_job(
+                let j = self.pick_job_by_arbiter(
                     job,
                     if *by_worker { &[ChangesRequested] } else { &[Submitted, ChangesRequested] },
-                    &[],
+                    true,
                 );
                 let plausible: &[MilestoneState] =
                     if *by_worker { &[ChangesRequested] } else { &[Submitted, ChangesRequested] };
@@ -646,7 +723,7 @@ impl World {
                 )
             }
             Step::Resign { job } => {
-                let j = self.pick_job(job, &[], &[JobState::Active]);
+                let j = self.pick_job(job, &[], &[JobState::Active, JobState::Cancelling]);
                 (
                     self.as_worker(
                         self.jobs[j].worker,
@@ -654,6 +731,21 @@ impl World {
                     ),
                     j,
                 )
+            }
+            Step::FinalizeCancel { job } => {
+                let j = self.pick_job(job, &[], &[JobState::Cancelling]);
+                let call = MilestoneEscrow::finalizeCancelCall { jobId: self.jobs[j].id };
+                (self.tx(self.relayer, call), j)
+            }
+            Step::ReclaimAbandoned { job, milestone } => {
+                let j = self.pick_job_by_arbiter(job, &[ChangesRequested], false);
+                let m = self.pick(j, milestone, &[ChangesRequested]);
+                let model = &self.jobs[j];
+                let call = MilestoneEscrow::reclaimAbandonedCall {
+                    jobId: model.id,
+                    milestoneIndex: U256::from(m),
+                };
+                (self.tx(self.clients[model.client], call), j)
             }
             Step::Reclaim { job } => {
                 let j = self.pick_job(job, &[], &[JobState::Offered, JobState::Active]);
@@ -670,8 +762,8 @@ impl World {
         Some((tx.0, Some(tx.1)))
     }
 
-    /// Reads a job's milestones and status back from the contract.
-    fn read_job(&mut self, id: U256) -> (Vec<MilestoneState>, JobState) {
+    /// Reads a job's milestones, status and notice end back from the contract.
+    fn read_job(&mut self, id: U256) -> (Vec<MilestoneState>, JobState, u64) {
         let milestones = self
             .evm
             .view(self.escrow, MilestoneEscrow::getMilestonesCall { jobId: id })
@@ -682,10 +774,11 @@ impl World {
             .iter()
             .map(|m| MilestoneState::try_from(m.status).expect("known milestone state"))
             .collect();
-        (states, JobState::try_from(job.status).expect("known job state"))
+        (states, JobState::try_from(job.status).expect("known job state"), job.cancelNoticeEnd)
     }
 
-    /// Funded milestones not yet paid out plus credits still owed, per token.
+    /// Funded milestones not yet paid out plus credits still owed plus donations, per token: the
+    /// contract guarantees its balance is at least the first two; the test knows the donations.
     fn expected_escrow_balance(&self, token: Address) -> U256 {
         let locked: U256 = self
             .jobs
@@ -701,7 +794,30 @@ impl World {
             .sum();
         let owed: U256 =
             self.owed.iter().filter(|((t, _), _)| *t == token).map(|(_, amount)| *amount).sum();
-        locked + owed
+        locked + owed + self.donated.get(&token).copied().unwrap_or_default()
+    }
+
+    /// Sends `amount` units of token `token` straight to the escrow: an ERC-20 transfer, or for
+    /// rBTC a forced send (what `SELFDESTRUCT` or a coinbase reward does despite no `receive`).
+    fn donate(&mut self, token: usize, amount: u64) {
+        let amount = U256::from(amount) * scale(token);
+        let address = self.tokens[token];
+        if address == NATIVE {
+            let balance = self.evm.balance(self.escrow);
+            self.evm.set_balance(self.escrow, balance + amount);
+        } else {
+            self.evm
+                .send(
+                    self.donor,
+                    address,
+                    shiftpay_tests::mocks::MockERC20::transferCall {
+                        to: self.escrow,
+                        value: amount,
+                    },
+                )
+                .expect("donation");
+        }
+        *self.donated.entry(address).or_default() += amount;
     }
 
     fn check_escrow_balances(&mut self) -> Result<(), TestCaseError> {
@@ -718,6 +834,11 @@ impl World {
         if let Step::Warp { choice } = step {
             self.evm.skip(WARPS[*choice]);
             return Ok(());
+        }
+        if let Step::Donate { token, amount } = step {
+            self.donate(*token, *amount);
+            record(step, true);
+            return self.check_escrow_balances();
         }
         let Some((tx, job)) = self.build(step) else { return Ok(()) };
 
@@ -745,7 +866,7 @@ impl World {
             Err(TxError::Revert(_)) => {
                 // A refused step changes nothing.
                 if let Some(j) = job {
-                    let (states, status) = self.read_job(self.jobs[j].id);
+                    let (states, status, _) = self.read_job(self.jobs[j].id);
                     prop_assert_eq!(
                         &states,
                         &self.jobs[j].states,
@@ -780,6 +901,8 @@ impl World {
                     worker: *worker,
                     token: self.tokens[*token],
                     arbiter: params.arbiter,
+                    deadline: params.deadline,
+                    notice_end: 0,
                     states: vec![MilestoneState::Unfunded; amounts.len()],
                     status: JobState::Offered,
                     closed: vec![false; amounts.len()],
@@ -789,6 +912,10 @@ impl World {
             }
             None => {
                 // Withdraw of deferred payouts by the hostile worker, to its owner.
+                prop_assert!(
+                    matches!(step, Step::Withdraw { to_escrow: false }),
+                    "a withdrawal to the escrow itself succeeded"
+                );
                 let key = (NATIVE, self.workers[2]);
                 let owed = self.owed.remove(&key).unwrap_or_default();
                 let event =
@@ -815,9 +942,10 @@ impl World {
         before: &[U256],
     ) -> Result<(), TestCaseError> {
         let id = self.jobs[j].id;
-        let (states, status) = self.read_job(id);
+        let (states, status, notice_end) = self.read_job(id);
         let model = self.jobs[j].clone();
         prop_assert!(job_allowed(model.status, status), "job {:?} -> {:?}", model.status, status);
+        self.check_rules(&model, &states, status, notice_end)?;
         let (client, worker) = (self.clients[model.client], self.workers[model.worker]);
 
         // Expected net flow per address, from the events.
@@ -933,15 +1061,86 @@ impl World {
         }
         job.states = states;
         job.status = status;
+        job.notice_end = notice_end;
+        Ok(())
+    }
+
+    /// The rules of the transitions a successful step made on a job (`model` is the job before
+    /// the step, the other arguments after it).
+    fn check_rules(
+        &self,
+        model: &JobModel,
+        states: &[MilestoneState],
+        status: JobState,
+        notice_end: u64,
+    ) -> Result<(), TestCaseError> {
+        use MilestoneState::*;
+        let now = self.evm.timestamp();
+        let deadline_passed = model.deadline != 0 && now > model.deadline;
+        for (m, (&from, &to)) in model.states.iter().zip(states).enumerate() {
+            if from == Funded && to == Submitted {
+                prop_assert!(!deadline_passed, "milestone {} submitted after the deadline", m);
+                match model.status {
+                    JobState::Active => {}
+                    JobState::Cancelling => prop_assert!(
+                        now <= model.notice_end,
+                        "milestone {} submitted after the notice ({} > {})",
+                        m,
+                        now,
+                        model.notice_end
+                    ),
+                    other => prop_assert!(false, "milestone {} submitted in a {:?} job", m, other),
+                }
+            }
+            if to == Disputed && from != Disputed {
+                prop_assert!(model.arbiter != Address::ZERO, "disputed without an arbiter");
+            }
+            if from == ChangesRequested && to == Refunded && status != JobState::Resigned {
+                // reclaimAbandoned: no arbiter, after the worker's response window.
+                prop_assert!(model.arbiter == Address::ZERO, "reclaimed with an arbiter");
+            }
+        }
+        match (model.status, status) {
+            (JobState::Active, JobState::Cancelling) => {
+                let mut expected = now + REVIEW;
+                if model.deadline != 0 {
+                    expected = expected.min(model.deadline);
+                }
+                prop_assert_eq!(notice_end, expected, "notice = min(now + review, deadline)");
+                prop_assert!(!deadline_passed, "notice given after the deadline");
+                prop_assert!(model.states.contains(&Funded), "notice with nothing to submit");
+            }
+            (JobState::Active, JobState::Cancelled) => prop_assert!(
+                deadline_passed || !model.states.contains(&Funded),
+                "cancelled at once while the worker could still submit"
+            ),
+            (JobState::Cancelling, JobState::Cancelled) => {
+                prop_assert!(now > model.notice_end, "cancellation finalized within the notice");
+            }
+            _ => {}
+        }
+        if model.status != JobState::Cancelling && status != JobState::Cancelling {
+            prop_assert_eq!(notice_end, model.notice_end, "notice end changed");
+        }
+        if matches!(status, JobState::Cancelled | JobState::Resigned | JobState::Withdrawn) {
+            prop_assert!(!states.contains(&Funded), "a {:?} job holds a funded milestone", status);
+        }
+        if status == JobState::Cancelling {
+            prop_assert!(notice_end != 0, "a notice without end");
+        }
+        if model.arbiter == Address::ZERO {
+            prop_assert!(!states.contains(&Disputed), "a disputed milestone without an arbiter");
+        }
         Ok(())
     }
 
     /// End of case: every job and every credit read back equals the model.
     fn check_final(&mut self) -> Result<(), TestCaseError> {
         for j in 0..self.jobs.len() {
-            let (states, status) = self.read_job(self.jobs[j].id);
+            let (states, status, notice_end) = self.read_job(self.jobs[j].id);
             prop_assert_eq!(&states, &self.jobs[j].states);
             prop_assert_eq!(status, self.jobs[j].status);
+            prop_assert_eq!(notice_end, self.jobs[j].notice_end);
             for (m, state) in states.iter().enumerate() {
                 prop_assert_eq!(state.is_terminal(), self.jobs[j].closed[m]);
             }
@@ -988,9 +1187,13 @@ fn record(step: &Step, succeeded: bool) {
         Step::SettleAfterTimeout { .. } => "settleAfterRulingTimeout",
         Step::Settle { .. } => "settle",
         Step::Cancel { .. } => "cancel",
+        Step::FinalizeCancel { .. } => "finalizeCancel",
         Step::Resign { .. } => "resign",
         Step::Reclaim { .. } => "reclaimExpired",
-        Step::Withdraw => "withdraw",
+        Step::ReclaimAbandoned { .. } => "reclaimAbandoned",
+        Step::Withdraw { to_escrow: false } => "withdraw",
+        Step::Withdraw { to_escrow: true } => "withdraw to the escrow",
+        Step::Donate { .. } => "donate",
         Step::Warp { .. } => "warp",
     };
     let mut stats = STATS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -1055,7 +1258,9 @@ fn invariant_world_reaches_every_kind_of_payout() {
         Step::Submit { job: i(0), milestone: i(0) },
         Step::Warp { choice: 3 },
         Step::Release { job: i(0), milestone: i(0) },
-        Step::Withdraw,
+        Step::Withdraw { to_escrow: true },
+        Step::Withdraw { to_escrow: false },
+        Step::Donate { token: 0, amount: 3 },
         Step::Resign { job: i(0) },
     ];
     for step in &plan {

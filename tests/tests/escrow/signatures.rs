@@ -1,17 +1,21 @@
 //! EIP-712 approvals and settlements signed by an independent implementation
 //! (`@metamask/eth-sig-util` through Node.js), EIP-1271 contract clients, and every way a
 //! signature must be refused: replayed, expired, for another chain, job, milestone or split,
-//! signed by someone who is not the party, or invalidated.
+//! signed by someone who is not the party, or invalidated. Every nonce consumed is logged
+//! (`SignatureNonceUsed`, `NonceInvalidated`), so a relayer follows nonces from events alone.
+
+use std::collections::BTreeMap;
 
 use alloy::{
-    primitives::{Address, Bytes, U256},
+    primitives::{Address, Bytes, Log, U256},
+    signers::SignerSync,
     sol_types::{SolCall, SolValue},
 };
 use serde_json::{Value, json};
 use shiftpay_bindings::escrow::{
     self, Approval, MilestoneEscrow, MilestoneState, ResolutionKind, Settlement,
 };
-use shiftpay_tests::{Evm, external_signer};
+use shiftpay_tests::{Evm, decode_events, external_signer};
 
 use crate::fixture::{EscrowWalletMock, ExpectRevert, Fixture, NATIVE, no_signature, units};
 
@@ -341,11 +345,12 @@ fn approval_for_another_chain_job_or_signer_is_refused() {
             .reverted()
             .expect_error(invalid.clone());
     }
-    // Garbage and truncated signatures.
+    // Garbage and truncated signatures (63 bytes: 64 would be an EIP-2098 compact signature,
+    // which `compact.rs` covers, and 65 bytes cut to 64 is one whenever v was 27).
     f.call(relayer, approve_signed(second, M0, FAR, Bytes::from(vec![1u8; 65])))
         .reverted()
         .expect_error(invalid.clone());
-    f.call(relayer, approve_signed(second, M0, FAR, Bytes::copy_from_slice(&here[..64])))
+    f.call(relayer, approve_signed(second, M0, FAR, Bytes::copy_from_slice(&here[..63])))
         .reverted()
         .expect_error(invalid);
     // Nothing above consumed the client's nonce: the genuine signature still works.
@@ -571,6 +576,12 @@ fn contract_client_approves_through_eip1271() {
     let receipt =
         f.call(relayer, approve_signed(job, M0, FAR, signature)).expect("EIP-1271 approval");
     assert!(receipt.event::<MilestoneEscrow::MilestoneApproved>().bySignature);
+    // The consumed nonce is the wallet's, logged under the wallet's address.
+    let used = receipt.event::<MilestoneEscrow::SignatureNonceUsed>();
+    assert_eq!(
+        (used.jobId, used.signer, used.milestoneIndex, used.nonce),
+        (job, wallet, M0, wallet_nonce)
+    );
     assert_eq!(f.balance(NATIVE, worker) - before, units(18, 1));
     assert_eq!(f.nonce(wallet), U256::from(1));
 }
@@ -582,9 +593,121 @@ fn contract_client_settles_through_eip1271() {
     let worker = f.worker;
     let wallet_before = f.balance(NATIVE, wallet);
     let signature = f.sign_settlement("safe owner", job, U256::from(1), 7_500, U256::ZERO, FAR);
-    f.call(worker, settle(job, U256::from(1), 7_500, FAR, signature, no_signature()))
+    let receipt = f
+        .call(worker, settle(job, U256::from(1), 7_500, FAR, signature, no_signature()))
         .expect("EIP-1271 settlement");
+    // Only the wallet's signature was checked: one nonce consumed, the wallet's.
+    let used = receipt.event::<MilestoneEscrow::SignatureNonceUsed>();
+    assert_eq!(
+        (used.jobId, used.signer, used.milestoneIndex, used.nonce),
+        (job, wallet, U256::from(1), U256::ZERO)
+    );
+    assert_eq!(f.nonce(wallet), U256::from(1));
     // The wallet's quarter of 2 rBTC reaches it (its receive() accepts native within the gas cap).
     assert_eq!(f.balance(NATIVE, wallet) - wallet_before, units(18, 2) / U256::from(4));
     assert_eq!(f.owed(NATIVE, wallet), U256::ZERO);
+}
+
+/// What a relayer knows from logs alone: the next nonce of every signer it saw.
+#[derive(Default)]
+struct NonceFollower {
+    next: BTreeMap<Address, U256>,
+}
+
+impl NonceFollower {
+    /// Reads a transaction's logs; each consumed nonce must be the signer's next one.
+    fn follow(&mut self, logs: &[Log]) -> Vec<(Address, U256)> {
+        let mut used: Vec<(Address, U256)> =
+            decode_events::<MilestoneEscrow::SignatureNonceUsed>(logs)
+                .into_iter()
+                .map(|event| (event.signer, event.nonce))
+                .collect();
+        used.extend(
+            decode_events::<MilestoneEscrow::NonceInvalidated>(logs)
+                .into_iter()
+                .map(|event| (event.signer, event.nonce)),
+        );
+        for &(signer, nonce) in &used {
+            let next = self.next.entry(signer).or_default();
+            assert_eq!(nonce, *next, "nonces are consumed in order");
+            *next = nonce + U256::from(1);
+        }
+        used
+    }
+}
+
+/// `label` signs `digest` with the harness key (alloy's signer; the digests are checked against
+/// MetaMask's above).
+fn sign_local(f: &Fixture, label: &str, digest: alloy::primitives::B256) -> Bytes {
+    f.evm.signer(label).sign_hash_sync(&digest).expect("signs").as_bytes().to_vec().into()
+}
+
+#[test]
+fn every_consumed_nonce_is_logged_so_relayers_follow_nonces_from_events() {
+    let mut f = Fixture::new();
+    let usd = f.usd;
+    let job = f.active_job(usd, &[units(6, 10), units(6, 20), units(6, 30), units(6, 40)]);
+    let (escrow, chain, client, worker, relayer) =
+        (f.escrow, f.evm.chain_id(), f.client, f.worker, f.relayer);
+    let mut follower = NonceFollower::default();
+    let approval = |index: u64, nonce: u64| {
+        Approval {
+            jobId: job,
+            milestoneIndex: U256::from(index),
+            nonce: U256::from(nonce),
+            deadline: U256::from(FAR),
+        }
+        .signing_hash(chain, escrow)
+    };
+    let settlement = |index: u64, bps: u64, nonce: u64| {
+        Settlement {
+            jobId: job,
+            milestoneIndex: U256::from(index),
+            workerBps: U256::from(bps),
+            nonce: U256::from(nonce),
+            deadline: U256::from(FAR),
+        }
+        .signing_hash(chain, escrow)
+    };
+
+    // A signed approval relayed by a third party: the client's nonce 0.
+    f.submit(job, 0);
+    let signature = sign_local(&f, "client", approval(0, 0));
+    let receipt = f.call(relayer, approve_signed(job, M0, FAR, signature)).unwrap();
+    let used = receipt.event::<MilestoneEscrow::SignatureNonceUsed>();
+    assert_eq!(
+        (used.jobId, used.signer, used.milestoneIndex, used.nonce),
+        (job, client, M0, U256::ZERO)
+    );
+    assert_eq!(follower.follow(&receipt.logs), vec![(client, U256::ZERO)]);
+
+    // The client burns nonce 1.
+    let receipt = f.call(client, MilestoneEscrow::invalidateNonceCall {}).unwrap();
+    assert_eq!(follower.follow(&receipt.logs), vec![(client, U256::from(1))]);
+
+    // A settlement relayed with both signatures: the client's nonce 2 then the worker's 0.
+    let client_sig = sign_local(&f, "client", settlement(1, 6_000, 2));
+    let worker_sig = sign_local(&f, "worker", settlement(1, 6_000, 0));
+    let receipt =
+        f.call(relayer, settle(job, U256::from(1), 6_000, FAR, client_sig, worker_sig)).unwrap();
+    let used = receipt.events::<MilestoneEscrow::SignatureNonceUsed>();
+    assert!(used.iter().all(|e| e.jobId == job && e.milestoneIndex == U256::from(1)));
+    assert_eq!(follower.follow(&receipt.logs), vec![(client, U256::from(2)), (worker, U256::ZERO)]);
+
+    // The worker settles by calling: only the client's signature (nonce 3) is consumed.
+    let client_sig = sign_local(&f, "client", settlement(2, 5_000, 3));
+    let receipt =
+        f.call(worker, settle(job, U256::from(2), 5_000, FAR, client_sig, no_signature())).unwrap();
+    assert_eq!(follower.follow(&receipt.logs), vec![(client, U256::from(3))]);
+
+    // The client settles by calling: only the worker's (nonce 1).
+    let worker_sig = sign_local(&f, "worker", settlement(3, 0, 1));
+    let receipt =
+        f.call(client, settle(job, U256::from(3), 0, FAR, no_signature(), worker_sig)).unwrap();
+    assert_eq!(follower.follow(&receipt.logs), vec![(worker, U256::from(1))]);
+
+    // The events alone give the contract's nonces.
+    for signer in [client, worker] {
+        assert_eq!(follower.next[&signer], f.nonce(signer));
+    }
 }

@@ -6,7 +6,10 @@
 //! - a request MetaMask's code signed is accepted and pays out;
 //! - the digest MetaMask computes equals the contract's `hashWithdrawRequest` and the Rust
 //!   typed-data definition in `shiftpay_bindings::payroll` (`WithdrawRequest::signing_hash`);
-//! - replayed, expired, wrong-chain, wrong-contract, tampered and wrong-signer requests are rejected.
+//! - replayed, expired, wrong-chain, wrong-contract, tampered and wrong-signer requests are rejected;
+//! - 64-byte EIP-2098 compact signatures made by ethers (a second independent implementation) are
+//!   accepted like 65-byte ones: the two encodings share the nonce (one replays the other), and
+//!   tampered or high-s signatures are rejected in either encoding.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, aliases::U40, keccak256},
@@ -380,4 +383,222 @@ fn digests_agree_for_arbitrary_requests() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+}
+
+/// Signs `request` as `label` with ethers (a second independent implementation); the result
+/// carries both the 65-byte and the 64-byte EIP-2098 compact encoding.
+fn ethers_sign(
+    label: &str,
+    chain_id: u64,
+    verifying_contract: Address,
+    request: &PayrollTypes::WithdrawRequest,
+) -> external_signer::EthersSignature {
+    external_signer::sign_typed_data_ethers(
+        Evm::private_key(label),
+        &typed_data(chain_id, verifying_contract, request),
+    )
+    .expect("ethers signs (run `npm ci` at the repository root)")
+}
+
+/// What the `ecrecover` precompile (address 1) returns for `(digest, v, r, s)`: it accepts high-s
+/// signatures, unlike the contracts.
+fn ecrecover(evm: &mut Evm, digest: B256, v: u8, r: U256, s: U256) -> Address {
+    let caller = evm.account("eip712 ecrecover caller");
+    let input = (digest, U256::from(v), r, s).abi_encode();
+    let output = evm
+        .send_raw(caller, Address::with_last_byte(1), U256::ZERO, input.into())
+        .expect("the precompile does not revert")
+        .ret;
+    assert_eq!(output.len(), 32, "ecrecover recovered no address");
+    Address::from_slice(&output[12..])
+}
+
+#[test]
+fn ethers_compact_signature_is_accepted_and_its_65_byte_form_is_then_a_replay() {
+    let mut setup = setup();
+    let chain_id = setup.evm.chain_id();
+    let amount = U256::from(RATE) * U256::from(600u64);
+    let deadline = setup.evm.timestamp() + 600;
+    let req = request(&mut setup, amount, deadline);
+    let signed = ethers_sign("eip712 worker", chain_id, setup.payroll, &req);
+    assert_eq!(signed.compact.len(), 64);
+
+    // ethers' digest is the contract's, and ethers signs like MetaMask (RFC 6979: same r, s, v).
+    let contract_digest = setup
+        .evm
+        .view(setup.payroll, Payroll::hashWithdrawRequestCall { request: req.clone() })
+        .expect("hash");
+    assert_eq!(signed.digest, contract_digest, "ethers digest != contract digest");
+    let (metamask_signature, _) = metamask_sign("eip712 worker", chain_id, setup.payroll, &req);
+    assert_eq!(signed.signature, metamask_signature);
+    let (r, s, v) = external_signer::split_65(&signed.signature);
+    assert_eq!(signed.compact, external_signer::signature_compact(r, s, v));
+
+    let before = setup.evm.token_balance(setup.token, setup.worker);
+    let receipt = setup
+        .evm
+        .send(
+            setup.relayer,
+            setup.payroll,
+            Payroll::withdrawWithSignatureCall {
+                request: req.clone(),
+                signature: signed.compact.clone(),
+            },
+        )
+        .expect("a 64-byte EIP-2098 signature is accepted");
+    assert_eq!(setup.evm.token_balance(setup.token, setup.worker), before + amount);
+    let executed = receipt.event::<Payroll::SignedWithdrawalExecuted>();
+    assert_eq!(
+        (executed.worker, executed.relayer, executed.nonce),
+        (setup.worker, setup.relayer, U256::ZERO)
+    );
+    assert_eq!(receipt.event::<Payroll::Withdrawn>().amount, amount);
+
+    // The same request in its 65-byte encoding (or compact again) is a replay: the nonce is spent.
+    let replay = Payroll::Payroll_InvalidNonce {
+        worker: setup.worker,
+        expected: U256::from(1),
+        provided: U256::ZERO,
+    };
+    submit(&mut setup, &req, signed.signature)
+        .expect_err("65-byte replay")
+        .expect_error(replay.clone());
+    submit(&mut setup, &req, signed.compact).expect_err("compact replay").expect_error(replay);
+    assert_eq!(setup.evm.token_balance(setup.token, setup.worker), before + amount);
+
+    // The next request works in either encoding.
+    let next = request(&mut setup, amount, deadline);
+    let signed = ethers_sign("eip712 worker", chain_id, setup.payroll, &next);
+    submit(&mut setup, &next, signed.signature).expect("next nonce, 65-byte");
+}
+
+#[test]
+fn tampered_compact_signatures_are_rejected() {
+    let mut setup = setup();
+    let chain_id = setup.evm.chain_id();
+    let deadline = setup.evm.timestamp() + 600;
+    let amount = U256::from(RATE);
+    let req = request(&mut setup, amount, deadline);
+    let invalid =
+        Payroll::Payroll_InvalidSignature { streamId: setup.stream_id, worker: setup.worker };
+    let compact = ethers_sign("eip712 worker", chain_id, setup.payroll, &req).compact;
+
+    // Signed for one amount, submitted with another.
+    let mut more = req.clone();
+    more.amount = amount * U256::from(2);
+    submit(&mut setup, &more, compact.clone())
+        .expect_err("tampered amount")
+        .expect_error(invalid.clone());
+    // One bit flipped: in r, in s, and the parity bit (top bit of vs).
+    for (byte, mask) in [(5usize, 0x01u8), (40, 0x10), (32, 0x80)] {
+        let mut tampered = compact.to_vec();
+        tampered[byte] ^= mask;
+        submit(&mut setup, &req, tampered.into())
+            .expect_err("tampered bytes")
+            .expect_error(invalid.clone());
+    }
+    // Neither 63 nor 66 bytes is an encoding.
+    submit(&mut setup, &req, compact.slice(..63))
+        .expect_err("63 bytes")
+        .expect_error(invalid.clone());
+    submit(&mut setup, &req, [&compact[..], &[0u8, 0]].concat().into())
+        .expect_err("66 bytes")
+        .expect_error(invalid.clone());
+    // Signed by someone else, compact.
+    let foreign = ethers_sign("eip712 relayer", chain_id, setup.payroll, &req).compact;
+    submit(&mut setup, &req, foreign).expect_err("foreign signer").expect_error(invalid);
+
+    // Nothing consumed the nonce: the genuine compact signature still works.
+    submit(&mut setup, &req, compact).expect("genuine compact signature");
+}
+
+#[test]
+fn high_s_signatures_are_rejected_in_both_encodings() {
+    let mut setup = setup();
+    let chain_id = setup.evm.chain_id();
+    let deadline = setup.evm.timestamp() + 600;
+    let amount = U256::from(RATE);
+    let req = request(&mut setup, amount, deadline);
+    let signed = ethers_sign("eip712 worker", chain_id, setup.payroll, &req);
+
+    // The worker's own signature's malleable twin (r, n - s, v ^ 1): ecrecover maps it to the
+    // worker, so only the low-s rule refuses it.
+    let (r, high_s, v) = external_signer::high_s_twin(&signed.signature);
+    assert!(high_s > external_signer::SECP256K1_HALF_N);
+    assert_eq!(ecrecover(&mut setup.evm, signed.digest, v, r, high_s), setup.worker);
+    let invalid =
+        Payroll::Payroll_InvalidSignature { streamId: setup.stream_id, worker: setup.worker };
+    submit(&mut setup, &req, external_signer::signature_65(r, high_s, v))
+        .expect_err("65-byte high s")
+        .expect_error(invalid.clone());
+    // Its 64-byte encoding: a high s this large (>= 2^255) overlaps the parity bit, so it decodes
+    // to another signature, which does not verify either.
+    submit(&mut setup, &req, external_signer::signature_compact(r, high_s, v))
+        .expect_err("compact twin")
+        .expect_error(invalid);
+    assert_eq!(
+        setup.evm.view(setup.payroll, Payroll::noncesCall { worker: setup.worker }).unwrap(),
+        U256::ZERO
+    );
+
+    // A compact signature whose vs carries a high s exactly (n/2 < s < 2^255, parity bit clear).
+    // No real key signs like that on purpose, so the signer is derived from the signature: the
+    // account that ecrecover maps (digest, 27, r, n/2 + 1) to, made the worker of a new stream.
+    // Its low-s twin (r, n/2, 28) recovers the same account and must be accepted, so the
+    // rejection below is the s rule, nothing else.
+    let employer = setup.evm.account("eip712 employer");
+    let stream_id =
+        setup.evm.view(setup.payroll, Payroll::nextStreamIdCall {}).expect("nextStreamId");
+    let req = PayrollTypes::WithdrawRequest {
+        streamId: stream_id,
+        to: setup.relayer,
+        amount,
+        nonce: U256::ZERO,
+        deadline: U256::from(deadline),
+    };
+    let digest = setup
+        .evm
+        .view(setup.payroll, Payroll::hashWithdrawRequestCall { request: req.clone() })
+        .expect("hash");
+    let high_s = external_signer::SECP256K1_HALF_N + U256::from(1);
+    let low_s = external_signer::SECP256K1_N - high_s;
+    assert_eq!(low_s, external_signer::SECP256K1_HALF_N);
+    let signer = ecrecover(&mut setup.evm, digest, 27, r, high_s);
+    assert_eq!(ecrecover(&mut setup.evm, digest, 28, r, low_s), signer);
+    let created = setup
+        .evm
+        .send(
+            employer,
+            setup.payroll,
+            Payroll::createStreamCall {
+                worker: signer,
+                token: setup.token,
+                rate: RATE,
+                start: U40::ZERO,
+                end: U40::ZERO,
+            },
+        )
+        .expect("createStream")
+        .ret;
+    assert_eq!(created, stream_id);
+    setup.evm.skip(60);
+    let invalid = Payroll::Payroll_InvalidSignature { streamId: stream_id, worker: signer };
+    let high_compact = external_signer::signature_compact(r, high_s, 27);
+    assert_eq!(U256::from_be_slice(&high_compact[32..]), high_s, "vs is s, parity bit clear");
+    submit(&mut setup, &req, high_compact)
+        .expect_err("compact high s")
+        .expect_error(invalid.clone());
+    submit(&mut setup, &req, external_signer::signature_65(r, high_s, 27))
+        .expect_err("65-byte high s")
+        .expect_error(invalid);
+    // s = n/2 exactly is the largest accepted: the low-s twin passes, compact then 65-byte replay.
+    submit(&mut setup, &req, external_signer::signature_compact(r, low_s, 28))
+        .expect("compact low-s twin");
+    submit(&mut setup, &req, external_signer::signature_65(r, low_s, 28))
+        .expect_err("replay")
+        .expect_error(Payroll::Payroll_InvalidNonce {
+            worker: signer,
+            expected: U256::from(1),
+            provided: U256::ZERO,
+        });
 }

@@ -1,13 +1,16 @@
 //! Stateful invariant test: random sequences of every payroll operation (deposit, deposit by a
 //! third party, create, pause, resume, adjust rate, set end, cancel, withdraw, payout, batched
-//! payout, time jumps, treasury withdrawal), valid and invalid, across two employers, three
+//! payout, time jumps, treasury withdrawal, donations: tokens or rBTC sent to the contract outside
+//! `deposit`), valid and invalid, across two employers, three
 //! workers and three tokens (native rBTC, a 6-decimal and an 18-decimal ERC-20), run against the
 //! contract and the reference model of [`super::prop_model`] side by side.
 //!
 //! Every step checks that the contract accepted or rejected the call exactly as the model
 //! predicts (same custom error), and then the invariants:
-//! - per token, the contract's balance equals the sum of its pools' balances, and every pool's
-//!   balance is exactly its free part plus what its streams are owed (checked in scaled units);
+//! - per token, the contract's balance equals the sum of its pools' balances plus what was donated
+//!   (so it is never less: with well-behaved tokens, `>=` is the general guarantee, and donations
+//!   are credited to no pool), and every pool's balance is exactly its free part plus what its
+//!   streams are owed (checked in scaled units);
 //! - every view (`poolBalance`, `surplus`, `debt`, `earned`, `withdrawable`, `getStream`) equals the
 //!   model's figure;
 //! - nothing a worker earned is lost: per stream, withdrawn + earned (withdrawable now plus the part
@@ -25,7 +28,7 @@ use alloy::{
 };
 use proptest::{prelude::*, test_runner::Config};
 use shiftpay_bindings::payroll::Payroll;
-use shiftpay_tests::{Evm, TxError};
+use shiftpay_tests::{Evm, TxError, mocks::MockERC20};
 
 use super::prop_model::{Model, Reject, Status};
 
@@ -136,6 +139,12 @@ enum Action {
     Skip {
         seconds: u64,
     },
+    /// Tokens reach the contract outside `deposit`: an ERC-20 `transfer` to it, or rBTC forced in
+    /// (as `selfdestruct` or a block reward would; the contract has no `receive`).
+    Donate {
+        token: usize,
+        whole_tokens: u64,
+    },
     WithdrawSurplus {
         employer: usize,
         token: usize,
@@ -175,6 +184,7 @@ fn action() -> impl Strategy<Value = Action> {
         3 => any::<usize>().prop_map(|stream| Action::Payout { stream }),
         2 => prop::collection::vec(any::<usize>(), 1..6).prop_map(|streams| Action::PayoutMany { streams }),
         6 => prop_oneof![6 => 0..3 * DAY, 1 => 0..90 * DAY].prop_map(|seconds| Action::Skip { seconds }),
+        1 => (0..3usize, 1..1_000u64).prop_map(|(token, whole_tokens)| Action::Donate { token, whole_tokens }),
         2 => (0..EMPLOYERS, 0..3usize, 0..=1_000u16, prop::bool::weighted(0.1)).prop_map(
             |(employer, token, per_mille, over)| Action::WithdrawSurplus { employer, token, per_mille, over }
         ),
@@ -188,6 +198,8 @@ struct Run {
     /// Per stream: the contract-derived total `withdrawn + earned` after the previous step, which
     /// must never decrease.
     earned_to_date: Vec<U256>,
+    /// Per token: what reached the contract outside `deposit`, credited to no pool.
+    donated: [U256; 3],
 }
 
 fn rate_of(monthly_tokens: u64, jitter: u64) -> U256 {
@@ -237,7 +249,12 @@ fn assert_outcome<T>(what: &str, actual: &Result<T, TxError>, expected: &Result<
 
 impl Run {
     fn new() -> Self {
-        Self { world: world().clone(), model: Model::default(), earned_to_date: Vec::new() }
+        Self {
+            world: world().clone(),
+            model: Model::default(),
+            earned_to_date: Vec::new(),
+            donated: [U256::ZERO; 3],
+        }
     }
 
     fn now(&self) -> u64 {
@@ -482,6 +499,26 @@ impl Run {
                 self.payout_many(&indices, true);
             }
             Action::Skip { seconds } => self.world.evm.skip(seconds),
+            Action::Donate { token, whole_tokens } => {
+                let amount = U256::from(whole_tokens)
+                    * U256::from(10u64).pow(U256::from(TOKEN_DECIMALS[token]));
+                let token_address = self.world.tokens[token];
+                if token_address.is_zero() {
+                    let balance = self.world.evm.balance(payroll);
+                    self.world.evm.set_balance(payroll, balance + amount);
+                } else {
+                    self.world
+                        .evm
+                        .send(
+                            self.world.outsider,
+                            token_address,
+                            MockERC20::transferCall { to: payroll, value: amount },
+                        )
+                        .expect("direct transfer to the contract");
+                }
+                // Nothing in the model changes: a donation is nobody's deposit.
+                self.donated[token] += amount;
+            }
             Action::WithdrawSurplus { employer, token, per_mille, over } => {
                 let key = (employer, token);
                 let surplus = if self.model.pools.contains_key(&key) {
@@ -657,8 +694,9 @@ impl Run {
                 );
             }
             assert_eq!(
-                held, pools_total,
-                "token {token}: contract balance != sum of pool balances"
+                held,
+                pools_total + self.donated[token],
+                "token {token}: contract balance != sum of pool balances + donations"
             );
         }
         for index in 0..self.model.streams.len() {
@@ -715,6 +753,12 @@ impl Run {
             assert_eq!(U256::from(stream.rate), model.rate, "stream {index} rate");
             assert_eq!(stream.start.to::<u64>(), model.start, "stream {index} start");
             assert_eq!(stream.end.to::<u64>(), model.end, "stream {index} end");
+            assert!(
+                stream.end.is_zero() || stream.end >= stream.start,
+                "stream {index}: end {} before start {}",
+                stream.end,
+                stream.start
+            );
             let status = match model.status {
                 Status::Active => 0u8,
                 Status::Paused => 1,

@@ -264,6 +264,9 @@ impl Model {
         let stream = self.controlled(index, caller_is_employer)?;
         stream.settle(now);
         stream.status = Status::Canceled;
+        // Accrual stops now: the end becomes now if later (or open-ended), and a stream canceled
+        // before its start never starts (start = end = now), so the record never reads end < start.
+        stream.start = stream.start.min(now);
         if stream.end == 0 || stream.end > now {
             stream.end = now;
         }
@@ -401,5 +404,12 @@ mod tests {
         model.cancel(index, true, T0 + 220).unwrap();
         assert_eq!(model.earned(index, T0 + 10_000), rate * U256::from(80));
         assert_eq!(model.cancel(index, true, T0 + 230), Err(Reject::StreamCanceled));
+
+        // Canceled before its start: start = end = the cancellation time, nothing ever accrues.
+        let later = model.create((0, 0), 18, 0, rate, T0 + 500, 0, T0 + 300).unwrap();
+        model.cancel(later, true, T0 + 310).unwrap();
+        let stream = &model.streams[later];
+        assert_eq!((stream.start, stream.end), (T0 + 310, T0 + 310));
+        assert_eq!(model.earned(later, T0 + 10_000), U256::ZERO);
     }
 }

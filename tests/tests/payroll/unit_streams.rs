@@ -298,6 +298,69 @@ fn cancel_before_start_removes_the_schedule() {
 }
 
 #[test]
+fn cancel_before_start_leaves_a_consistent_record() {
+    // A stream canceled before its start never accrued: its record must not read end < start.
+    // Bounded, open-ended and paused-before-start streams, next to one that runs.
+    let mut f = Fixture::new();
+    f.deposit(NATIVE, units(18, 10));
+    let now = f.now();
+    let bounded = f.create(NATIVE, e(15), now + 100, now + 200);
+    let open = f.create(NATIVE, 2 * e(15), now + 100, 0);
+    let paused = f.create(NATIVE, 4 * e(15), now + 50, now + 500);
+    f.as_employer(Payroll::pauseCall { streamId: paused }).expect("pause before start");
+    let running = f.create(NATIVE, 3 * e(14), 0, 0);
+    f.evm.skip(10);
+    let canceled_at = f.now();
+    for id in [bounded, open, paused] {
+        let receipt = f.as_employer(Payroll::cancelCall { streamId: id }).expect("cancel");
+        assert_eq!(receipt.event::<Payroll::StreamCanceled>().earned, U256::ZERO);
+        let view = f.stream(id);
+        assert!(view.end >= view.start, "stream {id}: end {} < start {}", view.end, view.start);
+        // Accrual never started and stopped now: the record says so.
+        assert_eq!(
+            (view.start, view.end, view.status, view.owedScaled),
+            (t40(canceled_at), t40(canceled_at), CANCELED, alloy::primitives::aliases::U216::ZERO)
+        );
+    }
+
+    // Past every original start and end: none of them accrues or enters the pool's rate.
+    for skip in [100u64, 1_000] {
+        f.evm.skip(skip);
+        for id in [bounded, open, paused] {
+            assert_eq!((f.earned(id), f.withdrawable(id)), (U256::ZERO, U256::ZERO));
+            let view = f.stream(id);
+            assert_eq!((view.start, view.end), (t40(canceled_at), t40(canceled_at)));
+        }
+        let pool = f
+            .evm
+            .view(f.payroll, Payroll::getPoolCall { employer: f.employer, token: NATIVE })
+            .expect("getPool");
+        assert_eq!(pool.totalRate, U256::from(3 * e(14)), "only the running stream accrues");
+        let running_earned = U256::from(3 * e(14)) * U256::from(f.now() - now);
+        assert_eq!(f.earned(running), running_earned);
+        assert_eq!(f.surplus(NATIVE), units(18, 10) - running_earned);
+    }
+    // A control settles the pool through the removed checkpoints without touching the rate.
+    f.as_employer(Payroll::adjustRateCall { streamId: running, newRate: 3 * e(14) })
+        .expect("settle the pool");
+    let pool = f
+        .evm
+        .view(f.payroll, Payroll::getPoolCall { employer: f.employer, token: NATIVE })
+        .expect("getPool");
+    assert_eq!(pool.totalRate, U256::from(3 * e(14)));
+    let worker = f.worker;
+    f.withdraw(bounded, worker, U256::from(1)).reverted().expect_error(
+        Payroll::Payroll_AmountExceedsWithdrawable {
+            streamId: bounded,
+            requested: U256::from(1),
+            withdrawable: U256::ZERO,
+        },
+    );
+    let payout = f.evm.send(f.relayer, f.payroll, Payroll::payoutCall { streamId: open });
+    assert_eq!(payout.expect("payout").ret, U256::ZERO);
+}
+
+#[test]
 fn controls_are_employer_only_and_need_an_existing_stream() {
     let mut f = Fixture::new();
     let id = f.create(NATIVE, 1, 0, 0);

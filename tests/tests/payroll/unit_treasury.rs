@@ -1,6 +1,7 @@
 //! Treasury: deposits (native rBTC, ERC-20 with 0/6/8/18 decimals, third-party top-ups), rejected
-//! tokens (fee-on-transfer, false-returning, no code, > 18 decimals) and employer withdrawals of
-//! the free part only.
+//! tokens (fee-on-transfer, false-returning, no code, > 18 decimals), employer withdrawals of
+//! the free part only, and what unsupported token behaviour does: donations are stranded, a
+//! shortfall falls on the last withdrawers.
 
 use alloy::primitives::{Address, U256};
 use shiftpay_bindings::payroll::Payroll;
@@ -298,4 +299,107 @@ fn withdraw_surplus_argument_checks() {
         .expect("withdraw");
     assert_eq!(f.evm.balance(to) - before, units(18, 1));
     assert_eq!(f.contract_balance(NATIVE), U256::ZERO);
+}
+
+#[test]
+fn donations_are_credited_to_no_pool() {
+    // Tokens that reach the contract outside `deposit` (a direct ERC-20 transfer, rBTC forced in by
+    // `selfdestruct` or a block reward; there is no `receive`) belong to no pool: no view moves,
+    // nobody can withdraw them, and the contract then holds more than its pools' balances.
+    let mut f = Fixture::new();
+    let token = f.token(6);
+    f.deposit(token, units(6, 100));
+    f.deposit(NATIVE, units(18, 1));
+    let id = f.create(token, e(12), 0, 0); // one unit per second
+    let payroll = f.payroll;
+    let employer = f.employer;
+    f.evm
+        .send(
+            employer,
+            token,
+            shiftpay_tests::mocks::MockERC20::transferCall { to: payroll, value: units(6, 50) },
+        )
+        .expect("direct transfer");
+    let native = f.evm.balance(payroll);
+    f.evm.set_balance(payroll, native + units(18, 2));
+    // A plain rBTC transfer is refused (no receive / fallback).
+    f.evm.send_raw(employer, payroll, units(18, 1), alloy::primitives::Bytes::new()).reverted();
+
+    f.evm.skip(10);
+    assert_eq!((f.pool_balance(token), f.pool_balance(NATIVE)), (units(6, 100), units(18, 1)));
+    assert_eq!(f.surplus(token), units(6, 100) - U256::from(10));
+    assert_eq!(f.surplus(NATIVE), units(18, 1));
+    assert_eq!(f.withdrawable(id), U256::from(10));
+    assert_eq!(f.contract_balance(token), units(6, 150));
+    assert_eq!(f.contract_balance(NATIVE), units(18, 3));
+    // The employer can take back its free part, not the donation.
+    let surplus = f.surplus(token);
+    let over = surplus + U256::from(1);
+    f.as_employer(Payroll::withdrawSurplusCall { token, amount: over, to: employer })
+        .reverted()
+        .expect_error(Payroll::Payroll_AmountExceedsSurplus { token, requested: over, surplus });
+    f.as_employer(Payroll::withdrawSurplusCall { token, amount: surplus, to: employer })
+        .expect("free part");
+    let worker = f.worker;
+    f.withdraw(id, worker, U256::from(10)).expect("worker withdraws");
+    assert_eq!(f.pool_balance(token), U256::ZERO);
+    assert_eq!(f.contract_balance(token), units(6, 50), "the donation is stranded");
+}
+
+#[test]
+fn a_shortfall_in_the_contract_falls_on_the_last_withdrawers_of_any_pool() {
+    // What a negative rebase (or a fee charged to the sender) does: the contract holds less than
+    // its pools' balances. Pools of one token share the contract's balance, so withdrawals are
+    // paid first come, first served across employers until it runs out; then the last
+    // withdrawals revert and payouts report `PayoutFailed`, the amount staying owed.
+    let mut f = Fixture::new();
+    let other_employer = f.evm.account("other employer");
+    f.deposit(NATIVE, units(18, 10));
+    let payroll = f.payroll;
+    f.evm
+        .send_value(
+            other_employer,
+            payroll,
+            units(18, 10),
+            Payroll::depositCall { token: NATIVE, amount: units(18, 10) },
+        )
+        .expect("second employer deposits");
+    let first = f.create(NATIVE, e(16), 0, 0);
+    let second = f
+        .evm
+        .send(
+            other_employer,
+            payroll,
+            Payroll::createStreamCall {
+                worker: f.worker,
+                token: NATIVE,
+                rate: e(16),
+                start: crate::unit_fixture::t40(0),
+                end: crate::unit_fixture::t40(0),
+            },
+        )
+        .expect("createStream")
+        .ret;
+    f.evm.skip(600); // each stream earned 6 rBTC
+    // The contract loses 8 of its 20 rBTC.
+    f.evm.set_balance(payroll, units(18, 12));
+
+    let worker = f.worker;
+    f.withdraw(second, worker, units(18, 6)).expect("first come: the other employer's stream");
+    assert_eq!(f.withdrawable(first), units(18, 6), "views still promise the full amount");
+    let paid = f.evm.send(f.relayer, payroll, Payroll::payoutCall { streamId: first });
+    let receipt = paid.expect("payout does not revert");
+    assert_eq!(receipt.ret, units(18, 6));
+    // 0 left in the contract while both pools still count 4 rBTC of free funds each.
+    assert_eq!(f.contract_balance(NATIVE), U256::ZERO);
+    assert_eq!(f.pool_balance(NATIVE), units(18, 4));
+    f.evm.skip(100); // one more rBTC earned per stream
+    f.withdraw(first, worker, units(18, 1))
+        .reverted()
+        .expect_error(Payroll::Transfers_NativeTransferFailed { to: worker, amount: units(18, 1) });
+    let receipt =
+        f.evm.send(f.relayer, payroll, Payroll::payoutCall { streamId: second }).expect("payout");
+    assert_eq!(receipt.ret, U256::ZERO);
+    assert_eq!(receipt.event::<Payroll::PayoutFailed>().amount, units(18, 1));
+    assert_eq!(f.withdrawable(second), units(18, 1), "still owed");
 }
