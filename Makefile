@@ -14,7 +14,7 @@ VENV ?= .venv
 export PROPTEST_CASES ?= 1000
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help deps demo test fmt fmt-check clippy contracts contracts-check slither forge-check gas gas-check cargo-test
+.PHONY: help deps demo test fmt fmt-check clippy contracts contracts-check slither forge-check gas gas-check docs cargo-test
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,9 @@ gas: ## Regenerate contracts/GAS.md (gas report: ShiftPay vs Sablier Flow)
 
 gas-check: ## Fail if contracts/GAS.md is not what the gas report prints now
 	$(CARGO) run --quiet -p shiftpay-tests --bin gas-report -- --check contracts/GAS.md
+
+docs: ## Regenerate docs/cli.md (every command's --help) from the CLI's clap definitions
+	SHIFTPAY_UPDATE_DOCS=1 $(CARGO) test --quiet -p shiftpay-cli --bin shiftpay docs
 
 cargo-test: deps ## Run the Rust test suites (revm contract tests, property and invariant tests)
 	$(CARGO) test --workspace --locked

@@ -6,5 +6,16 @@
 //! typed data and chain facts from here and never re-declare them.
 
 pub mod artifacts;
+pub mod calldata;
+pub mod chains;
+pub mod codecheck;
+pub mod deployment;
 pub mod escrow;
+pub mod logs;
 pub mod payroll;
+pub mod revert;
+pub mod rpc;
+pub mod tokens;
+pub mod tx;
+pub mod units;
+pub mod wallet;

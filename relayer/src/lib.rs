@@ -1,8 +1,27 @@
 //! `shiftpay-relayer`: watches the ShiftPay contracts' events and submits due payouts and
 //! wallet-signed (EIP-712) requests, so workers never need rBTC for gas.
 //!
-//! This crate is a workspace member from the start so its dependency direction is fixed
-//! (it imports contract types from `shiftpay-bindings`, never the other way round); the watcher,
-//! scheduler, sender and store arrive with the relayer issue.
+//! Layers (see `/work/spec-relayer.md` during development, the README later):
+//! - [`config`]: `relayer.toml` + environment, checked before anything starts.
+//! - [`store`]: the [`store::Store`] trait (cursor, block window, payout queue, transactions,
+//!   nonces, API requests) with in-memory and SQLite backends.
+//! - [`service`]: the task owner: [`Relayer::start`] builds the provider, store and signer and
+//!   spawns the tasks; [`RelayerHandle::shutdown`] stops them in order.
+//!
+//! Chain facts, contract bindings, typed data and the transaction policy come from
+//! [`shiftpay_bindings`] (re-exported as [`bindings`]); nothing here re-declares them.
 
 pub use shiftpay_bindings as bindings;
+
+pub mod config;
+pub mod store;
+
+pub use config::Config;
+pub mod api;
+pub mod metrics;
+pub mod scheduler;
+pub mod sender;
+pub mod service;
+pub mod watcher;
+
+pub use service::{Relayer, RelayerHandle};

@@ -1,4 +1,4 @@
-//! `shiftpay contracts`: end-to-end through the built binary.
+//! `shiftpay contracts`: end-to-end through the built binary (no node needed).
 
 use std::process::Command;
 
