@@ -650,7 +650,7 @@ pub(crate) fn end_json(end: u64) -> Option<String> {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TxJson {
-    pub(crate) hash: B256,
+    pub(crate) tx_hash: B256,
     pub(crate) block: u64,
     pub(crate) gas_used: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -660,7 +660,7 @@ pub(crate) struct TxJson {
 impl TxJson {
     pub(crate) fn new(ctx: &Context, receipt: &TransactionReceipt) -> Self {
         Self {
-            hash: receipt.transaction_hash,
+            tx_hash: receipt.transaction_hash,
             block: receipt.block_number.unwrap_or_default(),
             gas_used: receipt.gas_used,
             explorer: ctx.chain.tx_url(receipt.transaction_hash),

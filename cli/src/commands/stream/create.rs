@@ -176,6 +176,6 @@ pub(crate) async fn run(args: &CreateArgs, out: &OutputArgs) -> eyre::Result<()>
         println!("rate          {}", rate_human(rate, &o.token.symbol, period, month));
         println!("start         {}", o.start);
         println!("end           {}", format_end(o.end_unix));
-        println!("tx            {} (block {})", o.tx.hash, o.tx.block);
+        println!("tx            {} (block {})", o.tx.tx_hash, o.tx.block);
     })
 }

@@ -247,7 +247,7 @@ pub(crate) async fn control<C: SolCall>(
     let stream = stream_json(ctx, payroll, id, MonthMode::Days30).await?;
     let output = ControlOutput { action, stream_id: id, tx: TxJson::new(ctx, receipt), stream };
     out.emit(&output, |o| {
-        println!("stream {id} {done} in block {} (tx {})", o.tx.block, o.tx.hash);
+        println!("stream {id} {done} in block {} (tx {})", o.tx.block, o.tx.tx_hash);
         println!();
         o.stream.print(MonthMode::Days30);
     })

@@ -49,7 +49,7 @@ struct Paid {
     paid: AmountJson,
     /// The recipient refused the payment (`PayoutFailed`).
     failed: bool,
-    tx: B256,
+    tx_hash: B256,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,7 +144,7 @@ pub(crate) async fn run(args: &PayoutArgs, out: &OutputArgs) -> eyre::Result<()>
                     worker: ctx.format_address(event.worker),
                     paid: AmountJson::new(&token, event.amount),
                     failed: false,
-                    tx: receipt.transaction_hash,
+                    tx_hash: receipt.transaction_hash,
                 });
             } else if let Ok(event) = log.log_decode::<Payroll::PayoutFailed>() {
                 let event = event.inner.data;
@@ -158,7 +158,7 @@ pub(crate) async fn run(args: &PayoutArgs, out: &OutputArgs) -> eyre::Result<()>
                     worker: ctx.format_address(event.worker),
                     paid: AmountJson::new(&token, U256::ZERO),
                     failed: true,
-                    tx: receipt.transaction_hash,
+                    tx_hash: receipt.transaction_hash,
                 });
             }
         }

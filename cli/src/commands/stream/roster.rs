@@ -320,7 +320,7 @@ impl State {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct BatchJson {
-    hash: B256,
+    tx_hash: B256,
     block: u64,
     /// The rows it created, in order.
     rows: Vec<usize>,
@@ -786,7 +786,7 @@ impl Creator<'_> {
                 self.state.record(plans);
                 self.state.save(self.state_path)?;
                 batches.push(BatchJson {
-                    hash: receipt.transaction_hash,
+                    tx_hash: receipt.transaction_hash,
                     block: receipt.block_number.unwrap_or_default(),
                     rows: row_numbers,
                     streams: batch.len(),
@@ -817,7 +817,7 @@ fn print_output(o: &RosterOutput, month: MonthMode) {
         println!(
             "tx {}  {}  block {}  {} streams  gas {} of {} limit",
             i + 1,
-            batch.hash,
+            batch.tx_hash,
             batch.block,
             batch.streams,
             batch.gas_used,

@@ -110,7 +110,7 @@ pub(crate) async fn run(args: &WithdrawArgs, out: &OutputArgs) -> eyre::Result<(
             "withdrew {} {} from stream {id} to {}",
             o.withdrawn.amount, o.withdrawn.symbol, o.to
         );
-        println!("tx            {} (block {})", o.tx.hash, o.tx.block);
+        println!("tx            {} (block {})", o.tx.tx_hash, o.tx.block);
         println!(
             "left          earned {} {2}, withdrawable {} {2}",
             o.stream.earned.amount, o.stream.withdrawable.amount, o.withdrawn.symbol

@@ -106,7 +106,7 @@ pub(crate) async fn run(args: &DepositArgs, out: &OutputArgs) -> eyre::Result<()
             "deposited {} {} into the pool of {}",
             o.deposited.amount, o.deposited.symbol, o.employer
         );
-        println!("tx          {} (block {})", o.tx.hash, o.tx.block);
+        println!("tx          {} (block {})", o.tx.tx_hash, o.tx.block);
         print_pool(&o.pool, now, MonthMode::Days30, "");
     })
 }

@@ -113,7 +113,7 @@ pub(crate) async fn run(args: &WithdrawSurplusArgs, out: &OutputArgs) -> eyre::R
     };
     out.emit(&output, |o| {
         println!("withdrew {} {} of surplus to {}", o.withdrawn.amount, o.withdrawn.symbol, o.to);
-        println!("tx          {} (block {})", o.tx.hash, o.tx.block);
+        println!("tx          {} (block {})", o.tx.tx_hash, o.tx.block);
         print_pool(&o.pool, now, MonthMode::Days30, "");
     })
 }
