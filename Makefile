@@ -38,8 +38,8 @@ $(VENV)/.slither-requirements.txt: tools/slither/requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r $<
 	@cp $< $@
 
-demo: deps ## Run the local demo (for now: build the CLI and print its help)
-	$(CARGO) run --quiet -p shiftpay-cli -- --help
+demo: deps ## Run the demo on the local devnet (started if needed): payroll, escrow, relayer, balances
+	$(CARGO) run --quiet --locked -p shiftpay-cli -- demo
 
 test: deps fmt-check clippy contracts-check slither forge-check gas-check cargo-test ## Everything CI runs
 	@echo "make test: all checks passed"

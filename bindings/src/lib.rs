@@ -10,6 +10,7 @@ pub mod calldata;
 pub mod chains;
 pub mod codecheck;
 pub mod deployment;
+pub mod devnet;
 pub mod escrow;
 pub mod logs;
 pub mod payroll;

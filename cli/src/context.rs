@@ -29,7 +29,6 @@ use alloy::{
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
-    transports::http::reqwest::Url,
 };
 use eyre::{WrapErr, bail, eyre};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -38,7 +37,7 @@ use shiftpay_bindings::{
     calldata::{DecodedCall, decode_call_on, selector_hex},
     chains::{ChainInfo, find_preset},
     deployment::Deployment,
-    rpc::{NodeError, connect_http},
+    rpc::{NodeError, connect_http, redact_url as display_url},
     tokens::{IERC20, Token},
     tx::{self, TxError, TxEvent, TxPolicy},
     units,
@@ -170,7 +169,14 @@ impl Context {
         config: Config,
         workdir: PathBuf,
     ) -> eyre::Result<Self> {
-        let chain_arg = opts.chain.as_deref().or(config.chain.as_deref());
+        let config_url = if opts.chain.is_some() { None } else { config.rpc_url.clone() };
+        let given_url = opts.rpc_url.clone().or(config_url);
+        // Nothing selected anywhere: the local devnet (`shiftpay devnet up`).
+        let default_devnet = opts.chain.is_none() && config.chain.is_none() && given_url.is_none();
+        let chain_arg = match opts.chain.as_deref().or(config.chain.as_deref()) {
+            None if default_devnet => Some("devnet"),
+            other => other,
+        };
         // `--chain 12345` with `--rpc-url` names a chain without a preset: check the id only.
         let (preset, expected_id) = match chain_arg {
             None => (None, None),
@@ -180,9 +186,15 @@ impl Context {
                 (Err(error), Err(_)) => return Err(error.into()),
             },
         };
-        let config_url = if opts.chain.is_some() { None } else { config.rpc_url.clone() };
-        let rpc_url = match (opts.rpc_url.clone().or(config_url), preset) {
+        let rpc_url = match (given_url, preset) {
             (Some(url), _) => url,
+            (None, Some(_)) if default_devnet => {
+                let url = crate::commands::devnet::default_rpc_url(&workdir);
+                eprintln!(
+                    "no --chain or --rpc-url: using the local devnet at {url} (`shiftpay devnet up` starts it)"
+                );
+                url
+            }
             (None, Some(preset)) => preset.rpc_url.to_owned(),
             (None, None) => match expected_id {
                 Some(id) => bail!("chain {id} has no preset: pass --rpc-url URL for it"),
@@ -196,6 +208,11 @@ impl Context {
         let node_id = match tokio::time::timeout(CONNECT_TIMEOUT, provider.get_chain_id()).await {
             Ok(Ok(id)) => id,
             Ok(Err(error)) => match NodeError::from_transport("eth_chainId", &error) {
+                NodeError::Unreachable { reason, .. } if default_devnet => {
+                    bail!(
+                        "cannot reach the local devnet at {shown}: {reason}; start it with `shiftpay devnet up` (or pass --chain/--rpc-url)"
+                    )
+                }
                 NodeError::Unreachable { reason, .. } => {
                     bail!("cannot reach the node at {shown}: {reason}")
                 }
@@ -696,20 +713,6 @@ impl Context {
             }
             other => other.into(),
         }
-    }
-}
-
-/// `scheme://host[:port]`, plus `/…` when the URL had a path or query (often an API key).
-fn display_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(parsed) => {
-            let host = parsed.host_str().unwrap_or("?");
-            let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
-            let hidden =
-                parsed.path() != "/" || parsed.query().is_some() || !parsed.username().is_empty();
-            format!("{}://{host}{port}{}", parsed.scheme(), if hidden { "/…" } else { "" })
-        }
-        Err(_) => "(an invalid URL)".to_owned(),
     }
 }
 

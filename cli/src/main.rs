@@ -31,6 +31,13 @@ enum Command {
     Chains(commands::chains::ChainsArgs),
     /// List and inspect the contracts bundled with this binary (sizes, code hashes, compiler).
     Contracts(commands::contracts::ContractsArgs),
+    /// The local devnet every command uses when given no `--chain`/`--rpc-url`: `up` (anvil,
+    /// chain id 33, contracts and the test stablecoin tUSD deployed), `down`, `status`, `reset`.
+    Devnet(commands::devnet::DevnetArgs),
+    /// Run the whole product on the devnet with the relayer alongside: payroll streams from a
+    /// roster, a three-milestone job, debt and repayment, a payday batch and a gasless withdrawal;
+    /// ends with a balance table that must add up (exit 1 if not).
+    Demo(commands::demo::DemoArgs),
     /// Deploy Payroll and MilestoneEscrow and write `deployments/<chain-id>.json`; `--check`
     /// verifies a deployment's code against the bundled artifacts.
     Deploy(commands::deploy::DeployArgs),
@@ -63,6 +70,8 @@ async fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Chains(args) => commands::chains::run(args, &cli.output),
         Command::Contracts(args) => commands::contracts::run(args, &cli.output),
+        Command::Devnet(args) => commands::devnet::run(args, &cli.output).await,
+        Command::Demo(args) => commands::demo::run(args, &cli.output).await,
         Command::Deploy(args) => commands::deploy::run(args, &cli.output).await,
         Command::Wallet(args) => commands::wallet::run(args, &cli.output),
         Command::Treasury(args) => commands::treasury::run(args, &cli.output).await,

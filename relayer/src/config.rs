@@ -42,6 +42,7 @@ use serde::Serialize;
 use shiftpay_bindings::{
     chains::{ChainInfo, ChainPreset, GasPolicy, find_preset},
     deployment::Deployment,
+    rpc::redact_url,
     tokens::{Token, TokenRef, resolve_known},
     tx::TxPolicy,
     units::{parse_amount, parse_duration},
@@ -367,6 +368,9 @@ pub struct ApiConfig {
     pub rate_limit_per_minute: u32,
     /// Origins allowed by CORS (`*` for any); empty: no CORS headers.
     pub cors_origins: Vec<String>,
+    /// `/ready` answers 503 when the watcher is more than this many blocks behind the confirmed
+    /// head (default [`crate::api::DEFAULT_READY_MAX_LAG`], 50: 25 minutes of Rootstock blocks).
+    pub ready_max_lag: u64,
 }
 
 /// Transaction pricing of the sender.
@@ -389,6 +393,15 @@ pub struct GasConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReleaseConfig {
     /// Do it (default true).
+    pub enabled: bool,
+}
+
+/// Finishing cancelled jobs: `finalizeCancel(job)` once the worker's cancellation notice is
+/// over (anyone may call it; it refunds the client's unsubmitted funded milestones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FinalizeCancelConfig {
+    /// Do it (default true). Off: the relayer pays no gas for clients' refunds, and a client
+    /// calls `finalizeCancel` itself (`shiftpay job cancel ID` again once the notice is over).
     pub enabled: bool,
 }
 
@@ -419,8 +432,14 @@ pub struct Config {
     pub rpc_timeout: Duration,
     /// How long a graceful shutdown may take before tasks are aborted (default 30 s).
     pub shutdown_timeout: Duration,
+    /// How long the cursor lease lasts without renewal (several instances on one PostgreSQL
+    /// database: a follower takes over within this after the leader dies). Longer than
+    /// `poll_interval`; default 15 s, at least three poll intervals.
+    pub leader_lease: Duration,
     /// Milestone releases.
     pub release: ReleaseConfig,
+    /// `finalizeCancel` of jobs whose cancellation notice is over.
+    pub finalize_cancel: FinalizeCancelConfig,
     /// Paydays (UTC), none by default.
     pub paydays: Vec<Payday>,
     /// Pay a stream when its withdrawable passes this amount: token (symbol or address) ->
@@ -473,15 +492,18 @@ const SETTINGS: &[&str] = &[
     "reorg_window",
     "rpc_timeout",
     "shutdown_timeout",
+    "leader_lease",
     "paydays",
     "low_balance_warning",
     "log_format",
     "release.enabled",
+    "finalize_cancel.enabled",
     "api.enabled",
     "api.listen",
     "api.body_limit",
     "api.rate_limit_per_minute",
     "api.cors_origins",
+    "api.ready_max_lag",
     "gas.margin_pct",
     "gas.replace_after",
     "gas.bump_pct",
@@ -745,51 +767,23 @@ pub fn parse_storage(s: &str, base_dir: &Path) -> Result<StorageUrl, String> {
         return Ok(StorageUrl::Memory);
     }
     if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-        return Err(format!(
-            "{}: PostgreSQL storage is not supported yet (issue 14); use sqlite://PATH",
-            redact_url(s)
-        ));
+        // Checked here (host, port, parameters) so that a typo fails `check-config`, not the
+        // first connection; the message never shows the credentials.
+        return match s.parse::<sqlx::postgres::PgConnectOptions>() {
+            Ok(_) => Ok(StorageUrl::Postgres(s.to_owned())),
+            Err(err) => {
+                let detail = err.to_string().replace(s, &redact_url(s));
+                Err(format!(
+                    "{}: not a PostgreSQL URL ({detail}): write \
+                     postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+                    redact_url(s)
+                ))
+            }
+        };
     }
-    Err(format!("{:?}: expected sqlite://PATH (or memory:// for tests)", redact_url(s)))
-}
-
-/// A URL with secrets hidden: the password of `user:password@`, the query string, and path
-/// segments that look like API keys (20 or more letters and digits).
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (rest, had_query) = match rest.split_once('?') {
-        Some((before, _)) => (before, true),
-        None => (rest, false),
-    };
-    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{name}:***@{host}"),
-            None => format!("{user}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let mut out = format!("{scheme}://{authority}");
-    if let Some(path) = path {
-        let segments: Vec<String> = path
-            .split('/')
-            .map(|seg| {
-                if seg.len() >= 20
-                    && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
-                    "***".to_owned()
-                } else {
-                    seg.to_owned()
-                }
-            })
-            .collect();
-        out.push('/');
-        out.push_str(&segments.join("/"));
-    }
-    if had_query {
-        out.push_str("?***");
-    }
-    out
+    // A value without a scheme is a path the operator typed, not a URL that may hold a secret.
+    let shown = if s.contains(':') { redact_url(s) } else { s.to_owned() };
+    Err(format!("{shown:?}: expected sqlite://PATH or postgres://... (or memory:// for tests)"))
 }
 
 /// Default gas replacement delay: 3 minutes on live chains (6 Rootstock blocks), 30 s on a devnet.
@@ -932,8 +926,24 @@ impl Config {
             reader.duration("rpc_timeout", Duration::from_secs(1), Duration::from_secs(600));
         let shutdown_timeout =
             reader.duration("shutdown_timeout", Duration::from_secs(1), Duration::from_secs(3600));
+        let leader_lease =
+            reader.duration("leader_lease", Duration::from_secs(2), Duration::from_secs(3600));
+        if let (Some(lease), Some(poll)) = (leader_lease, poll_interval)
+            && lease <= poll
+        {
+            reader.error(
+                "leader_lease",
+                None,
+                format!(
+                    "must be longer than poll_interval ({}): the leader renews it once per poll, found {}",
+                    fmt_duration(poll),
+                    fmt_duration(lease)
+                ),
+            );
+        }
 
         let release_enabled = reader.bool("release.enabled");
+        let finalize_cancel_enabled = reader.bool("finalize_cancel.enabled");
 
         let mut paydays = Vec::new();
         if let Some((specs, origin)) = reader.list("paydays") {
@@ -995,6 +1005,9 @@ impl Config {
                 }
             }
         }
+
+        // 0 would flap: a new block arrives between two watcher polls.
+        let ready_max_lag = reader.u64("api.ready_max_lag", 1..=1_000_000);
 
         let policy = info.as_ref().map(TxPolicy::for_chain);
         let margin_pct = reader.u64("gas.margin_pct", 0..=300);
@@ -1067,7 +1080,14 @@ impl Config {
             reorg_window: reorg_window.unwrap_or(64),
             rpc_timeout: rpc_timeout.unwrap_or(Duration::from_secs(10)),
             shutdown_timeout: shutdown_timeout.unwrap_or(Duration::from_secs(30)),
+            leader_lease: leader_lease.unwrap_or_else(|| {
+                let poll = poll_interval.unwrap_or(Duration::from_secs(5));
+                (poll * 3).max(Duration::from_secs(15))
+            }),
             release: ReleaseConfig { enabled: release_enabled.unwrap_or(true) },
+            finalize_cancel: FinalizeCancelConfig {
+                enabled: finalize_cancel_enabled.unwrap_or(true),
+            },
             paydays,
             payout_threshold,
             api: ApiConfig {
@@ -1076,6 +1096,7 @@ impl Config {
                 body_limit: body_limit.unwrap_or(64 * 1024),
                 rate_limit_per_minute: rate_limit.map_or(30, |n| n as u32),
                 cors_origins,
+                ready_max_lag: ready_max_lag.unwrap_or(crate::api::DEFAULT_READY_MAX_LAG),
             },
             gas: GasConfig {
                 margin_pct: margin_pct.unwrap_or(policy.gas_margin_pct),
@@ -1170,10 +1191,12 @@ impl Config {
             reorg_window: u64,
             rpc_timeout: String,
             shutdown_timeout: String,
+            leader_lease: String,
             paydays: Vec<String>,
             low_balance_warning: String,
             log_format: LogFormat,
             release: &'a ReleaseConfig,
+            finalize_cancel: &'a FinalizeCancelConfig,
             payout_threshold: &'a BTreeMap<String, String>,
             api: &'a ApiConfig,
             gas: &'a GasConfig,
@@ -1191,6 +1214,7 @@ impl Config {
             reorg_window: self.reorg_window,
             rpc_timeout: fmt_duration(self.rpc_timeout),
             shutdown_timeout: fmt_duration(self.shutdown_timeout),
+            leader_lease: fmt_duration(self.leader_lease),
             paydays: self.paydays.iter().map(ToString::to_string).collect(),
             low_balance_warning: shiftpay_bindings::units::format_amount(
                 self.low_balance_warning,
@@ -1198,6 +1222,7 @@ impl Config {
             ),
             log_format: self.log_format,
             release: &self.release,
+            finalize_cancel: &self.finalize_cancel,
             payout_threshold: &self.payout_threshold,
             api: &self.api,
             gas: &self.gas,
@@ -1411,6 +1436,8 @@ mod tests {
         assert_eq!(config.gas.max_multiple, Some(80));
         assert_eq!(config.api.listen.to_string(), "127.0.0.1:8546");
         assert!(config.release.enabled);
+        assert!(config.finalize_cancel.enabled);
+        assert_eq!(config.api.ready_max_lag, 50);
         assert!(
             format!("{config:?}").contains("[redacted]")
                 || !format!("{config:?}").contains(&KEY[2..])
@@ -1437,7 +1464,7 @@ mod tests {
             confirmations = -1
             poll_interval = "soon"
             paydays = ["FRI 17:00", "FUNDAY 09:00", "daily 25:00"]
-            storage = "postgres://relayer:hunter2@db/shiftpay"
+            storage = "mysql://relayer:hunter2@db/shiftpay"
             colour = "blue"
             [api]
             listen = "localhost"
@@ -1473,7 +1500,7 @@ mod tests {
             assert!(settings.contains(&expected), "{expected} missing from {errors}");
         }
         let text = errors.to_string();
-        assert!(text.contains("not supported yet (issue 14)"), "{text}");
+        assert!(text.contains("expected sqlite://PATH or postgres://"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("log_range (from SHIFTPAY_RELAYER_LOG_RANGE)"), "{text}");
         assert_eq!(errors.0.iter().filter(|e| e.setting == "paydays").count(), 2, "{text}");
@@ -1588,16 +1615,69 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_redacted() {
+    fn urls_are_redacted_by_the_bindings() {
+        // One definition (`shiftpay_bindings::rpc::redact_url`): check-config and the errors
+        // show a hosted RPC URL's host only, never its key or a database password.
+        let config = Config::from_toml_str(
+            "chain = \"rootstock\"\nrpc_url = \"https://rpc.example.org/v2/0123456789abcdef\"",
+            Path::new("."),
+            &env(&[(PRIVATE_KEY_ENV, KEY)]),
+        )
+        .unwrap();
+        let shown = config.to_redacted_toml();
+        assert!(shown.contains("rpc_url = \"https://rpc.example.org/…\""), "{shown}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        let err = parse_storage("mysql://relayer:hunter2@db/shiftpay", Path::new(".")).unwrap_err();
+        assert!(!err.contains("hunter2") && err.contains("mysql://db/…"), "{err}");
+    }
+
+    #[test]
+    fn postgres_storage_urls_are_accepted_and_redacted() {
+        let url = "postgres://relayer:hunter2@db:5432/shiftpay?options=-c%20search_path%3Drelayer";
+        let storage = parse_storage(url, Path::new(".")).unwrap();
+        assert_eq!(storage, StorageUrl::Postgres(url.to_owned()));
+        assert_eq!(storage.redacted(), "postgres://db:5432/…");
+        let storage = parse_storage("postgresql://db/shiftpay", Path::new(".")).unwrap();
+        assert!(matches!(storage, StorageUrl::Postgres(_)));
+        // A malformed URL fails check-config without showing the password.
+        let err = parse_storage("postgres://relayer:hunter2@db:port/shiftpay", Path::new("."))
+            .unwrap_err();
+        assert!(err.contains("not a PostgreSQL URL") && !err.contains("hunter2"), "{err}");
+        // SHIFTPAY_DATABASE_URL (issue 14's name) sets it too.
+        let config = Config::from_toml_str(
+            "chain = \"devnet\"",
+            Path::new("/srv"),
+            &env(&[(PRIVATE_KEY_ENV, KEY), ("SHIFTPAY_DATABASE_URL", url)]),
+        )
+        .unwrap();
+        assert_eq!(config.storage, StorageUrl::Postgres(url.to_owned()));
+        assert!(!config.to_redacted_toml().contains("hunter2"));
+    }
+
+    #[test]
+    fn leader_lease_outlasts_the_poll_interval() {
+        let load = |extra: &str| {
+            Config::from_toml_str(
+                &format!("chain = \"devnet\"\n{extra}"),
+                Path::new("."),
+                &env(&[(PRIVATE_KEY_ENV, KEY)]),
+            )
+        };
+        assert_eq!(load("").unwrap().leader_lease, Duration::from_secs(15));
         assert_eq!(
-            redact_url("postgres://relayer:hunter2@db:5432/shiftpay"),
-            "postgres://relayer:***@db:5432/shiftpay"
+            load("poll_interval = \"10s\"").unwrap().leader_lease,
+            Duration::from_secs(30),
+            "three polls by default"
         );
-        assert_eq!(
-            redact_url("https://rpc.example.org/v2/0123456789abcdef0123456789abcdef?x=1"),
-            "https://rpc.example.org/v2/***?***"
-        );
-        assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        let config = load("leader_lease = \"3s\"\npoll_interval = \"200ms\"").unwrap();
+        assert_eq!(config.leader_lease, Duration::from_secs(3));
+        assert!(config.to_redacted_toml().contains("leader_lease = \"3s\""));
+        let errors = load("leader_lease = \"2s\"\npoll_interval = \"2s\"").unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        assert_eq!(errors.0[0].setting, "leader_lease");
+        assert!(errors.0[0].message.contains("longer than poll_interval (2s)"), "{errors}");
+        let errors = load("leader_lease = \"1s\"").unwrap_err();
+        assert!(errors.0[0].message.contains("must be from 2s"), "{errors}");
     }
 
     #[test]

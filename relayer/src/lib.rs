@@ -1,10 +1,16 @@
 //! `shiftpay-relayer`: watches the ShiftPay contracts' events and submits due payouts and
 //! wallet-signed (EIP-712) requests, so workers never need rBTC for gas.
 //!
-//! Layers (see `/work/spec-relayer.md` during development, the README later):
+//! Layers (the README's "The relayer" section shows how to run it and what it never does):
 //! - [`config`]: `relayer.toml` + environment, checked before anything starts.
 //! - [`store`]: the [`store::Store`] trait (cursor, block window, payout queue, transactions,
 //!   nonces, API requests) with in-memory and SQLite backends.
+//! - [`watcher`]: confirmed logs, reorg rollback, and the release / `finalizeCancel` payouts
+//!   the events call for ([`scheduler::ReleasePlanner`]).
+//! - [`scheduler`]: paydays and payout thresholds.
+//! - [`sender`]: on-chain re-check, nonce + signed bytes recorded in one store transaction,
+//!   broadcast, confirmation, replacement of stuck transactions.
+//! - [`api`]: signed requests in, their state out, `/health`, `/ready`, [`metrics`].
 //! - [`service`]: the task owner: [`Relayer::start`] builds the provider, store and signer and
 //!   spawns the tasks; [`RelayerHandle::shutdown`] stops them in order.
 //!

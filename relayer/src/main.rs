@@ -3,9 +3,11 @@
 //! ```text
 //! shiftpay-relayer run --config relayer.toml
 //! shiftpay-relayer check-config --config relayer.toml
+//! shiftpay-relayer migrate --config relayer.toml
 //! ```
 //! Settings come from the file and `SHIFTPAY_RELAYER_*` variables (see `relayer.example.toml`).
-//! Logs go to stderr (`RUST_LOG` filters them, default `info`); `check-config` prints to stdout.
+//! Logs go to stderr (`RUST_LOG` filters them, default `info`); `check-config` and `migrate`
+//! print to stdout.
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -14,6 +16,7 @@ use eyre::WrapErr;
 use shiftpay_relayer::{
     Config, Relayer,
     config::{DEFAULT_CONFIG_FILE, LogFormat},
+    store::migrations,
 };
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
@@ -38,6 +41,14 @@ enum Command {
         #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
         config: PathBuf,
     },
+    /// Apply the database migrations of the configured `storage` (SQLite or PostgreSQL) and
+    /// print those applied. `run` applies them too; run this first when several instances share
+    /// one PostgreSQL database, before starting or upgrading them.
+    Migrate {
+        /// The config file.
+        #[arg(long, short, value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
+        config: PathBuf,
+    },
     /// Check the configuration and print it resolved (secrets redacted), or print every problem
     /// and exit 1. Also checks the deployment file and loads the signer (keystores are decrypted).
     CheckConfig {
@@ -51,6 +62,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { config } => check_config(&config),
+        Command::Migrate { config } => match migrate(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run { config } => match run(&config, cli.log_format) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -96,6 +114,29 @@ fn check_config(path: &std::path::Path) -> ExitCode {
         println!("\n# signer address: {}", config.chain_info().format_address(address));
     }
     ExitCode::SUCCESS
+}
+
+/// `migrate`: applies the pending migrations, one line per migration applied on stdout.
+fn migrate(path: &std::path::Path) -> eyre::Result<()> {
+    let config = Config::load(path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the tokio runtime")?;
+    let storage = config.storage.redacted();
+    let migrated = runtime
+        .block_on(migrations::apply(&config.storage))
+        .wrap_err_with(|| format!("cannot migrate {storage}"))?;
+    for applied in &migrated.applied {
+        println!("applied {} {} ({})", applied.version, applied.description, migrated.backend);
+    }
+    eprintln!(
+        "{storage}: {} migration{} applied, {} in all: the schema is up to date",
+        migrated.applied.len(),
+        if migrated.applied.len() == 1 { "" } else { "s" },
+        migrated.total,
+    );
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {

@@ -6,11 +6,21 @@
 //! | `relayer_lag_blocks` | gauge | blocks between the confirmed head (`latest - confirmations`) and the watcher's cursor |
 //! | `relayer_queue_depth` | gauge | payouts waiting to be sent (`pending` + `sending`) |
 //! | `relayer_payouts{status}` | gauge | payouts per status |
-//! | `relayer_tx_sent_total` | counter | transactions signed, recorded and sent (first versions: rebroadcasts and replacements not counted) |
+//! | `relayer_tx_sent_total` | counter | transactions signed, recorded and sent: payouts and nonce-gap fillers (first versions: rebroadcasts and replacements not counted) |
 //! | `relayer_tx_confirmed_total` | counter | transactions that reached the configured confirmations |
-//! | `relayer_tx_failed_total` | counter | payouts given up: reverted on chain, or a revert in simulation |
+//! | `relayer_tx_failed_total` | counter | payouts given up: reverted on chain, or failed before sending (a revert in the gas estimate, a transaction that cannot be built or signed) |
 //! | `relayer_tx_replaced_total` | counter | replacements with a bumped gas price |
 //! | `relayer_signer_balance_wei` | gauge | the signer's native balance at the last check |
+//! | `relayer_instance_info{instance_id, role}` | gauge | always 1: this process's lease-holder id and its role (`leader` or `follower`) |
+//! | `relayer_leader` | gauge | 1 while this instance holds the cursor lease, else 0 |
+//!
+//! **Several instances**: Prometheus adds the target's `instance` label (host:port) to every
+//! series it scrapes, so the metrics carry no label of that name (it would clash and become
+//! `exported_instance`); `relayer_instance_info` maps the target to the relayer's own id and
+//! role (join on `instance`), and `sum(relayer_leader) == 1` is the "exactly one leader" alert.
+//! `relayer_payouts`, `relayer_queue_depth` and `relayer_lag_blocks` read the shared database
+//! and cursor, so every instance reports the same values: aggregate them with `max`, not `sum`;
+//! the `_total` counters are per process (`sum` them).
 //!
 //! One [`Metrics`] is shared by the sender (which counts), the watcher (which may report its lag
 //! with [`Metrics::set_lag`]) and the API (which renders). Counters start at zero with the
@@ -27,7 +37,7 @@ use std::{
 
 use alloy::primitives::U256;
 
-use crate::store::PayoutStatus;
+use crate::{store::PayoutStatus, watcher::Role};
 
 /// The counters and gauges. Cheap to update from any task (`Arc<Metrics>`).
 #[derive(Debug, Default)]
@@ -49,6 +59,10 @@ pub struct Snapshot {
     pub payouts: BTreeMap<PayoutStatus, u64>,
     /// Lag in blocks, when known.
     pub lag_blocks: Option<u64>,
+    /// This process's lease-holder id (`relayer_instance_info`).
+    pub instance: Option<String>,
+    /// Whether it holds the cursor lease, when a watcher runs (`relayer_leader`).
+    pub role: Option<Role>,
 }
 
 /// A counter's value by name (tests and logs).
@@ -179,6 +193,28 @@ impl Metrics {
             "Stuck transactions replaced with a higher gas price.",
             counters.replaced,
         );
+        if let Some(instance) = &snapshot.instance {
+            let role = snapshot.role.map_or("unknown", Role::as_str);
+            let _ = writeln!(
+                out,
+                "# HELP relayer_instance_info This relayer process: its lease-holder id and role."
+            );
+            let _ = writeln!(out, "# TYPE relayer_instance_info gauge");
+            let _ = writeln!(
+                out,
+                "relayer_instance_info{{instance_id=\"{}\",role=\"{role}\"}} 1",
+                label_value(instance)
+            );
+        }
+        if let Some(role) = snapshot.role {
+            metric(
+                &mut out,
+                "relayer_leader",
+                "gauge",
+                "1 while this instance holds the cursor lease (moves the log cursor).",
+                u8::from(role == Role::Leader),
+            );
+        }
         if let Some(balance) = self.signer_balance() {
             metric(
                 &mut out,
@@ -193,6 +229,11 @@ impl Metrics {
 }
 
 /// Writes one metric with its HELP and TYPE lines.
+/// A label value escaped for the text format (backslash, double quote, newline).
+fn label_value(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
@@ -214,7 +255,12 @@ mod tests {
         let mut payouts: BTreeMap<_, _> = PayoutStatus::ALL.iter().map(|&s| (s, 0)).collect();
         payouts.insert(PayoutStatus::Pending, 3);
         payouts.insert(PayoutStatus::Sending, 1);
-        let text = metrics.render(&Snapshot { payouts, lag_blocks: Some(7) });
+        let text = metrics.render(&Snapshot {
+            payouts,
+            lag_blocks: Some(7),
+            instance: Some("pid1-ab\"c".into()),
+            role: Some(Role::Follower),
+        });
         assert!(
             text.contains("# TYPE relayer_tx_sent_total counter\nrelayer_tx_sent_total 2\n"),
             "{text}"
@@ -226,6 +272,16 @@ mod tests {
         assert!(text.contains("relayer_lag_blocks 7\n"));
         assert!(text.contains("relayer_payouts{status=\"pending\"} 3\n"));
         assert!(text.contains("relayer_signer_balance_wei 1000000000000000000000\n"));
+        assert!(
+            text.contains(
+                "relayer_instance_info{instance_id=\"pid1-ab\\\"c\",role=\"follower\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE relayer_leader gauge\nrelayer_leader 0\n"), "{text}");
+        let leader = metrics.render(&Snapshot { role: Some(Role::Leader), ..Snapshot::default() });
+        assert!(leader.contains("relayer_leader 1\n"), "{leader}");
+        assert!(!leader.contains("relayer_instance_info"), "no id, no info: {leader}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");

@@ -18,6 +18,17 @@
 //!   same `windowEnd`, window over), so a restart that forgot the obsoleting event (the planner
 //!   is in memory) costs one `eth_call`, never a wrong transaction.
 //!
+//! # Finishing cancelled jobs (written by the watcher too)
+//! `CancellationNoticed` carries `noticeEnd`, the last second the worker may still submit; after
+//! it anyone may call `finalizeCancel(job)`, which refunds the client's unsubmitted funded
+//! milestones. With `finalize_cancel.enabled` the planner turns the event into
+//! `finalize:{escrow}:{job}` due at `noticeEnd + 1`, inserted with the cursor move like a
+//! release, removed by a reorg that removes the event (unless sent). A later `JobCancelled`
+//! (someone finalized it already) or `WorkerResigned` (the job ended another way) makes it
+//! obsolete, with the same two cases as releases (left out of a catch-up page, else `Skipped`
+//! once the event is deeper than the reorg window), and the sender re-checks on-chain before
+//! sending (job still `Cancelling`, its `cancelNoticeEnd` passed).
+//!
 //! # Paydays and thresholds (the [`Scheduler`] task)
 //! Streams are known from `StreamCreated` events ([`StreamBook`], kept by the watcher and rebuilt
 //! from the logs at start). At each payday slot (config `paydays`, UTC), once the watcher has
@@ -41,6 +52,11 @@
 //! "Now" is chain time: the timestamp of the watcher's cursor block (the last block processed,
 //! `confirmations` behind the head), so a payday is scheduled once every stream created before
 //! it has been seen, and tests move time with the node.
+//!
+//! **Several instances on one database**: only the instance whose watcher holds the cursor lease
+//! ([`crate::watcher::Role::Leader`]) schedules, so two instances never plan one slot with two
+//! different chunkings (their keys would collide only chunk by chunk, and a stream could land in
+//! two chunks of one slot). A new leader finds a slot already planned by its chunk 0 marker.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -69,7 +85,7 @@ use crate::{
     config::Payday,
     service::{Context, Stage, Task, TaskContext, TaskError},
     store::{NewPayout, PayoutKind, PayoutStatus, Store, StoreError},
-    watcher::{ChainEvent, Event, StatusCell},
+    watcher::{ChainEvent, Event, Role, StatusCell},
 };
 
 /// Streams whose `withdrawable` one `eth_call` reads (through `Payroll.multicall`).
@@ -87,11 +103,11 @@ pub const DEFAULT_THRESHOLD_INTERVAL: Duration = Duration::from_secs(300);
 
 // ---- releases ----------------------------------------------------------------------------
 
-/// A release payout made obsolete by a later event, to mark `Skipped` once that event is deeper
-/// than the reorg window.
+/// A release (or finalize) payout made obsolete by a later event, to mark `Skipped` once that
+/// event is deeper than the reorg window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingSkip {
-    /// The release payout's key.
+    /// The payout's key.
     pub key: String,
     /// Block of the obsoleting event.
     pub block: u64,
@@ -99,22 +115,34 @@ pub struct PendingSkip {
     pub reason: String,
 }
 
-/// Events -> release payouts, and which releases later events made obsolete. In memory: it
-/// remembers the milestones currently submitted (their window end and event block).
+/// Escrow events -> release (and finalize) payouts, and which of them later events made
+/// obsolete. In memory: it remembers the milestones currently submitted (their window end and
+/// event block) and the jobs under cancellation notice (their event block).
 #[derive(Debug, Clone, Default)]
 pub struct ReleasePlanner {
     escrow: Address,
     enabled: bool,
+    finalize_cancel: bool,
     /// (job, milestone) -> (window end, block of its `MilestoneSubmitted`).
     submitted: HashMap<(U256, U256), (u64, u64)>,
+    /// job -> block of its `CancellationNoticed` (with `finalize_cancel`).
+    noticed: HashMap<U256, u64>,
     pending_skips: Vec<PendingSkip>,
 }
 
 impl ReleasePlanner {
     /// A planner for the escrow at `escrow`; `enabled = false` (config `release.enabled`)
-    /// plans nothing.
+    /// plans no release. It plans no `finalizeCancel` unless
+    /// [`ReleasePlanner::finalize_cancel`] turns them on.
     pub fn new(escrow: Address, enabled: bool) -> Self {
         Self { escrow, enabled, ..Self::default() }
+    }
+
+    /// Also plans `finalize:{escrow}:{job}` payouts from `CancellationNoticed` when `enabled`
+    /// (config `finalize_cancel.enabled`).
+    pub fn finalize_cancel(mut self, enabled: bool) -> Self {
+        self.finalize_cancel = enabled;
+        self
     }
 
     /// The release payouts the `events` (in chain order) call for. A release obsoleted by a
@@ -122,12 +150,31 @@ impl ReleasePlanner {
     /// obsoleted releases are queued for [`ReleasePlanner::due_skips`].
     pub fn plan(&mut self, events: &[ChainEvent], deep_below: u64) -> Vec<NewPayout> {
         let mut payouts: Vec<NewPayout> = Vec::new();
-        if !self.enabled {
+        if !self.enabled && !self.finalize_cancel {
             return payouts;
         }
-        for event in events.iter().filter(|e| e.contract == self.escrow) {
+        let escrow = self.escrow;
+        for event in events.iter().filter(|e| e.contract == escrow) {
             match event.event {
-                Event::MilestoneSubmitted { job, milestone, review_end } => {
+                Event::CancellationNoticed { job, notice_end } if self.finalize_cancel => {
+                    self.noticed.insert(job, event.block);
+                    let payout =
+                        NewPayout::finalize_cancel(self.escrow, job, notice_end, event.block);
+                    self.pending_skips.retain(|skip| skip.key != payout.key);
+                    if !payouts.iter().any(|p| p.key == payout.key) {
+                        payouts.push(payout);
+                    }
+                }
+                Event::JobCancelled { job } | Event::WorkerResigned { job }
+                    if self.finalize_cancel =>
+                {
+                    if self.noticed.remove(&job).is_none() {
+                        continue;
+                    }
+                    let key = NewPayout::finalize_cancel(self.escrow, job, 0, 0).key;
+                    self.obsolete(&mut payouts, key, event, deep_below);
+                }
+                Event::MilestoneSubmitted { job, milestone, review_end } if self.enabled => {
                     self.submitted.insert((job, milestone), (review_end, event.block));
                     let payout =
                         NewPayout::release(self.escrow, job, milestone, review_end, event.block);
@@ -137,29 +184,42 @@ impl ReleasePlanner {
                         payouts.push(payout);
                     }
                 }
-                ref other => {
+                ref other if self.enabled => {
                     let Some((job, milestone)) = other.closes_review() else { continue };
                     let Some((window_end, _)) = self.submitted.remove(&(job, milestone)) else {
                         continue;
                     };
                     let key = NewPayout::release(self.escrow, job, milestone, window_end, 0).key;
-                    if event.block < deep_below
-                        && let Some(at) = payouts.iter().position(|p| p.key == key)
-                    {
-                        payouts.remove(at);
-                        continue;
-                    }
-                    if !self.pending_skips.iter().any(|s| s.key == key) {
-                        self.pending_skips.push(PendingSkip {
-                            key,
-                            block: event.block,
-                            reason: format!("{} at block {}", other.name(), event.block),
-                        });
-                    }
+                    self.obsolete(&mut payouts, key, event, deep_below);
                 }
+                _ => {}
             }
         }
         payouts
+    }
+
+    /// `event` made the payout `key` obsolete: left out of this batch when the event is already
+    /// below `deep_below`, else queued for [`ReleasePlanner::due_skips`].
+    fn obsolete(
+        &mut self,
+        payouts: &mut Vec<NewPayout>,
+        key: String,
+        event: &ChainEvent,
+        deep_below: u64,
+    ) {
+        if event.block < deep_below
+            && let Some(at) = payouts.iter().position(|p| p.key == key)
+        {
+            payouts.remove(at);
+            return;
+        }
+        if !self.pending_skips.iter().any(|s| s.key == key) {
+            self.pending_skips.push(PendingSkip {
+                key,
+                block: event.block,
+                reason: format!("{} at block {}", event.event.name(), event.block),
+            });
+        }
     }
 
     /// Removes and returns the queued skips whose event is below `deep_below` (out of the reach
@@ -175,6 +235,7 @@ impl ReleasePlanner {
     /// Forgets what events above block `n` said (a reorg replaced them).
     pub fn rollback(&mut self, n: u64) {
         self.submitted.retain(|_, (_, block)| *block <= n);
+        self.noticed.retain(|_, block| *block <= n);
         self.pending_skips.retain(|skip| skip.block <= n);
     }
 
@@ -184,8 +245,8 @@ impl ReleasePlanner {
     }
 }
 
-/// Marks the release payouts of `skips` `Skipped` when they are still `Pending` (one store call
-/// each; a payout already claimed, sent or gone is left to the sender's on-chain re-check).
+/// Marks the payouts of `skips` `Skipped` when they are still `Pending` (one store call each; a
+/// payout already claimed, sent or gone is left to the sender's on-chain re-check).
 pub async fn apply_skips(store: &dyn Store, skips: &[PendingSkip]) -> Result<usize, StoreError> {
     let mut skipped = 0;
     for skip in skips {
@@ -198,7 +259,7 @@ pub async fn apply_skips(store: &dyn Store, skips: &[PendingSkip]) -> Result<usi
                 {
                     Ok(_) => {
                         skipped += 1;
-                        debug!(key = %skip.key, %reason, "release skipped");
+                        debug!(key = %skip.key, %reason, "payout skipped");
                     }
                     Err(StoreError::LeaseLost { .. } | StoreError::InvalidTransition { .. }) => {}
                     Err(err) => return Err(err),
@@ -679,12 +740,13 @@ impl Scheduler {
         )
     }
 
-    /// One pass: when the watcher is caught up and the book ready, the latest payday slot at or
-    /// before the cursor's time (if not done yet), then the threshold check (if due).
+    /// One pass: when the watcher is the leader (holds the cursor lease), caught up and the book
+    /// ready, the latest payday slot at or before the cursor's time (if not done yet), then the
+    /// threshold check (if due). A follower schedules nothing: the leader's scheduler does.
     pub async fn tick(&mut self) -> Result<Scheduled, SchedulerError> {
         let status = self.status.get();
         let Some(now) = status.cursor_time else { return Ok(Scheduled::default()) };
-        if !status.caught_up || !self.book.is_ready() {
+        if status.role != Role::Leader || !status.caught_up || !self.book.is_ready() {
             return Ok(Scheduled::default());
         }
         let mut done = Scheduled::default();
@@ -905,6 +967,55 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// A follower (another instance holds the cursor lease) schedules nothing, even with a
+    /// payday due; the leader, in the same state, goes to the node (which is not there).
+    #[tokio::test]
+    async fn only_the_leader_schedules() {
+        let payroll = Address::repeat_byte(0xa1);
+        let cfg = SchedulerConfig {
+            payroll,
+            paydays: vec![payday("daily 09:00")],
+            thresholds: Vec::new(),
+            threshold_interval: DEFAULT_THRESHOLD_INTERVAL,
+            employers: None,
+            block_gas_limit: 6_800_000,
+            from: Address::repeat_byte(1),
+            tick: Duration::from_millis(100),
+            reorg_window: 64,
+        };
+        // Nothing listens on port 1: any RPC fails at once.
+        let provider = shiftpay_bindings::rpc::connect_http("http://127.0.0.1:1").unwrap();
+        let store: Arc<dyn Store> = Arc::new(crate::store::memory::MemoryStore::new());
+        let book = StreamBook::new();
+        book.apply(&[ChainEvent {
+            block: 5,
+            block_hash: B256::repeat_byte(5),
+            log_index: 0,
+            tx_hash: None,
+            contract: payroll,
+            event: Event::StreamCreated {
+                stream: U256::from(1),
+                employer: Address::repeat_byte(2),
+                worker: Address::repeat_byte(3),
+                token: Address::ZERO,
+                end: 0,
+            },
+        }]);
+        book.set_ready();
+        let status = StatusCell::default();
+        status.update(|s| {
+            s.cursor_block = Some(100);
+            s.cursor_time = Some(at("2026-12-03T10:00:00Z"));
+            s.caught_up = true;
+            s.role = Role::Follower;
+        });
+        let mut scheduler = Scheduler::new(cfg, provider, store.clone(), book, status.clone());
+        assert_eq!(scheduler.tick().await.unwrap(), Scheduled::default());
+        assert_eq!(scheduler.last_payday, None, "the slot is left to the leader");
+        status.update(|s| s.role = Role::Leader);
+        assert!(scheduler.tick().await.is_err(), "the leader reads the streams");
+    }
+
     #[test]
     fn friday_payday_from_a_thursday() {
         let fri = [payday("FRI 17:00")];
@@ -1031,6 +1142,52 @@ mod tests {
         // Another contract's events and a disabled planner plan nothing.
         assert!(planner.plan(&[event(11, events[0].event.clone(), Address::ZERO)], 0).is_empty());
         assert!(ReleasePlanner::new(escrow, false).plan(&events, 0).is_empty());
+    }
+
+    #[test]
+    fn finalize_cancel_is_due_after_the_notice_and_obsoleted_by_the_job_ending() {
+        let escrow = Address::repeat_byte(0xe5);
+        let job = U256::from(4);
+        let noticed = Event::CancellationNoticed { job, notice_end: 7_000 };
+        // Off unless asked for (and independent of releases).
+        assert!(
+            ReleasePlanner::new(escrow, true)
+                .plan(&[event(10, noticed.clone(), escrow)], 0)
+                .is_empty()
+        );
+        let mut planner = ReleasePlanner::new(escrow, false).finalize_cancel(true);
+        let payouts = planner.plan(&[event(10, noticed.clone(), escrow)], 0);
+        assert_eq!(payouts.len(), 1);
+        assert_eq!(payouts[0].key, format!("finalize:{escrow:#x}:4"));
+        assert_eq!((payouts[0].due_at, payouts[0].source_block), (7_001, Some(10)));
+        // With releases off, a submission plans nothing.
+        let submitted = Event::MilestoneSubmitted { job, milestone: U256::ZERO, review_end: 6_000 };
+        assert!(planner.plan(&[event(11, submitted, escrow)], 0).is_empty());
+        // Someone finalized it (or the worker resigned): skipped once deep.
+        for ended in [Event::JobCancelled { job }, Event::WorkerResigned { job }] {
+            let mut planner = ReleasePlanner::new(escrow, true).finalize_cancel(true);
+            planner.plan(&[event(10, noticed.clone(), escrow)], 0);
+            assert!(planner.plan(&[event(20, ended.clone(), escrow)], 15).is_empty());
+            assert!(planner.due_skips(20).is_empty());
+            let due = planner.due_skips(21);
+            assert_eq!(due.len(), 1, "{ended:?}");
+            assert_eq!(due[0].key, payouts[0].key);
+            assert!(due[0].reason.contains(ended.name()), "{}", due[0].reason);
+            // Deep in one catch-up page: never inserted.
+            let mut planner = ReleasePlanner::new(escrow, true).finalize_cancel(true);
+            let both = [event(10, noticed.clone(), escrow), event(20, ended.clone(), escrow)];
+            assert!(planner.plan(&both, 100).is_empty());
+            // A reorg removing the notice forgets it: a later JobCancelled queues nothing.
+            let mut planner = ReleasePlanner::new(escrow, true).finalize_cancel(true);
+            planner.plan(&[event(10, noticed.clone(), escrow)], 0);
+            planner.rollback(9);
+            planner.plan(&[event(20, ended, escrow)], 0);
+            assert!(planner.pending_skips().is_empty());
+        }
+        // A job cancelled without notice (nothing funded) was never planned: nothing to skip.
+        let mut planner = ReleasePlanner::new(escrow, true).finalize_cancel(true);
+        planner.plan(&[event(10, Event::JobCancelled { job: U256::from(9) }, escrow)], 0);
+        assert!(planner.pending_skips().is_empty());
     }
 
     #[test]

@@ -25,6 +25,13 @@
 //! ([`crate::scheduler::Scheduler`]: paydays and thresholds) and the sender
 //! ([`crate::sender::Sender`]: re-check, nonce + record in one store transaction, broadcast,
 //! confirm, replace).
+//!
+//! # Several instances on one database
+//! Each process has its own [`Context::instance`] id ([`instance_id`]). The watcher takes the
+//! store's cursor lease under that id ([`crate::store::CURSOR_LEASE`], for `leader_lease`):
+//! the holder is the leader (follows the logs, schedules paydays), the others are followers
+//! (API and sender only) and take over within one lease when the leader stops renewing it; a
+//! clean shutdown releases it. `/ready` and `/metrics` show the id and the role.
 
 use std::{
     fmt,
@@ -37,15 +44,14 @@ use std::{
 
 use alloy::{
     primitives::{Address, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::client::RpcClient,
+    providers::DynProvider,
     signers::local::PrivateKeySigner,
-    transports::http::reqwest,
 };
 use async_trait::async_trait;
 use shiftpay_bindings::{
     chains::{ChainError, ChainInfo},
     deployment::Deployment,
+    rpc::{NodeError, connect_http_with_timeout, redact_url},
     tokens::Token,
     tx::TxPolicy,
     wallet::WalletError,
@@ -55,7 +61,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::{
-    config::{Config, ConfigErrors, fmt_duration, redact_url},
+    config::{Config, ConfigErrors, fmt_duration},
     store::{self, Store, StoreError},
 };
 
@@ -365,6 +371,17 @@ impl RelayerHandle {
         self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
+    /// Aborts every task at once, with no cleanup: no lease released, nothing flushed, the
+    /// store left open until the last reference goes (what a `kill -9` does to the process;
+    /// fault tests, and a guard's `Drop`). The store's one-transaction rule keeps it safe.
+    pub fn abort(self) {
+        for task in &self.running {
+            task.abort.abort();
+            task.supervisor.abort();
+        }
+        warn!(instance = %self.shared.instance, "relayer aborted");
+    }
+
     /// Stops the stages in [`Stage::SHUTDOWN_ORDER`], each after the previous one ended, then
     /// closes the store; at most `shutdown_timeout` in all (tasks still running then are
     /// aborted). Errors list the tasks that failed at any time or had to be aborted.
@@ -468,8 +485,10 @@ impl Relayer {
         let sender_options = crate::sender::SenderOptions::from_config(&shared.config);
         let sender = crate::sender::Sender::new(shared.clone(), metrics.clone(), sender_options);
         let watcher = crate::watcher::Watcher::from_context(&shared);
+        // The sender wakes as soon as the watcher inserts payouts, not at its next poll.
+        let sender = sender.follow_watcher(watcher.status());
         let (book, status) = (watcher.book(), watcher.status());
-        let scheduler = crate::scheduler::Scheduler::from_context(&shared, book, status);
+        let scheduler = crate::scheduler::Scheduler::from_context(&shared, book, status.clone());
         let mut service = Service::new(shared);
         if let Some(listener) = listener {
             let addr = listener.local_addr().map_err(|source| ServiceError::Bind {
@@ -478,11 +497,10 @@ impl Relayer {
             })?;
             service.set_api_addr(addr);
             // The full API (requests, /health, /ready, /metrics) on the listener.
-            service.add(crate::api::ApiServer::new(
-                listener,
-                metrics.clone(),
-                crate::api::ApiOptions::default(),
-            ));
+            let options = crate::api::ApiOptions::from_config(&service.shared.config);
+            service.add(
+                crate::api::ApiServer::new(listener, metrics.clone(), options).with_watcher(status),
+            );
         }
         service.add(watcher);
         service.add(scheduler);
@@ -491,18 +509,16 @@ impl Relayer {
     }
 }
 
-/// An HTTP provider without fillers (like `shiftpay_bindings::rpc::connect_http`) whose every
-/// request times out after `timeout`.
+/// The relayer's provider: `shiftpay_bindings::rpc::connect_http_with_timeout` (no fillers,
+/// every request bounded by `timeout`), its error as a [`ServiceError::RpcUrl`].
 pub fn connect(url: &str, timeout: Duration) -> Result<DynProvider, ServiceError> {
-    let bad = |reason: String| ServiceError::RpcUrl { url: redact_url(url), reason };
-    let parsed: reqwest::Url =
-        url.parse().map_err(|err| bad(format!("not a valid URL ({err})")))?;
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|err| bad(format!("cannot build an HTTP client: {err}")))?;
-    let rpc = RpcClient::new_http_with_client(client, parsed);
-    Ok(ProviderBuilder::default().connect_client(rpc).erased())
+    connect_http_with_timeout(url, timeout).map_err(|err| ServiceError::RpcUrl {
+        url: redact_url(url),
+        reason: match err {
+            NodeError::Unreachable { reason, .. } => reason,
+            other => other.to_string(),
+        },
+    })
 }
 
 /// Reads the chain facts from the node, retrying transport failures with backoff for up to
@@ -542,8 +558,9 @@ async fn detect_chain(provider: &DynProvider, config: &Config) -> Result<ChainIn
     }
 }
 
-/// A lease-holder id unique to this process: `pid<PID>-<random>`.
-fn instance_id() -> String {
+/// A lease-holder id unique to this process: `pid<PID>-<random>` (each call draws a new one, so
+/// two [`Relayer::start`]s in one process are two instances).
+pub fn instance_id() -> String {
     // The tail of a UUID v7 is random (its head is the time).
     let random = uuid::Uuid::now_v7().simple().to_string();
     format!("pid{}-{}", std::process::id(), &random[random.len() - 8..])

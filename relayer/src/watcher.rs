@@ -17,18 +17,34 @@
 //! 4. The headers of the page's blocks inside the reorg window (only the last block while far
 //!    behind), checked to chain onto each other and onto the cursor, and every log's block hash
 //!    checked against them: a reorg during the step makes it start again, never store a mix.
-//! 5. Events decoded into [`Event`]s; the release payouts they call for
+//! 5. Events decoded into [`Event`]s; the release and `finalizeCancel` payouts they call for
 //!    ([`ReleasePlanner::plan`]) inserted **in the same storage transaction** as the block
 //!    hashes and the cursor move ([`Store::advance`]): a crash leaves either the whole page or
 //!    none of it.
 //! 6. After the commit: the stream events update the [`StreamBook`] (the scheduler's payday
-//!    candidates) and releases obsoleted by events now deeper than the window are marked
+//!    candidates) and payouts obsoleted by events now deeper than the window are marked
 //!    `Skipped`.
 //!
+//! # Several instances on one database ([`Watcher::leader_lease`])
+//! Before each step the watcher takes or renews [`CURSOR_LEASE`] for its instance (until
+//! `now + leader_lease`, machine clock, longer than `poll_interval`), and renews it again
+//! before committing when half of it has passed. When another instance holds it, the step does
+//! nothing ([`Step::Follower`]) and the instance is a follower: it serves the API and sends due
+//! payouts, but neither moves the cursor nor schedules paydays. A leader that stops renewing
+//! (killed, partitioned) loses the lease when it ends and the next follower step takes it; a
+//! clean shutdown releases it at once. An instance that becomes the leader rebuilds its
+//! [`StreamBook`] from the logs up to the stored cursor and starts with a fresh
+//! [`ReleasePlanner`] (what the previous leader planned is in the store; obsolete releases it
+//! had not marked yet are caught by the sender's on-chain re-check). If two steps ever overlap
+//! (a leader paused past its lease), the store keeps them harmless: payout keys are unique and
+//! the cursor never moves back ([`StoreError::CursorBackwards`] makes the late step start
+//! again). Memory and SQLite always grant the lease (one relayer per file).
+//!
 //! The task ([`Watcher::run`]) steps without pause while behind and every `poll_interval` once
-//! caught up (plain HTTP polling). Node errors are retried with backoff (doubling up to 30 s);
-//! every RPC request has the provider's timeout (`rpc_timeout`). [`StatusCell`] exposes the head,
-//! cursor, lag (`head - cursor`), reorg count and the last error for `/ready` and `/metrics`.
+//! caught up or a follower (plain HTTP polling). Node errors are retried with backoff (doubling
+//! up to 30 s); every RPC request has the provider's timeout (`rpc_timeout`). [`StatusCell`]
+//! exposes the head, cursor, lag (`head - cursor`), reorg count, the role and the last error for
+//! `/ready` and `/metrics`.
 
 use std::{
     collections::BTreeMap,
@@ -57,7 +73,7 @@ use tracing::{debug, info, warn};
 use crate::{
     scheduler::{ReleasePlanner, StreamBook, apply_skips, backoff},
     service::{Context, Stage, Task, TaskContext, TaskError},
-    store::{Advance, BlockRef, Cursor, Store, StoreError},
+    store::{Advance, BlockRef, CURSOR_LEASE, Cursor, Store, StoreError, unix_now},
 };
 
 // ---- events ----------------------------------------------------------------------------------
@@ -128,8 +144,15 @@ pub enum Event {
         /// Last second the worker may still submit.
         notice_end: u64,
     },
-    /// `JobCancelled` (submitted milestones still run their review).
+    /// `JobCancelled` (submitted milestones still run their review): a pending
+    /// `finalizeCancel` of the job is done.
     JobCancelled {
+        /// Job id.
+        job: U256,
+    },
+    /// `WorkerResigned` (`Active` or `Cancelling` -> `Resigned`): a pending `finalizeCancel` of
+    /// the job is not needed any more.
+    WorkerResigned {
         /// Job id.
         job: U256,
     },
@@ -173,6 +196,7 @@ impl Event {
             Self::MilestoneRefunded { .. } => "MilestoneRefunded",
             Self::CancellationNoticed { .. } => "CancellationNoticed",
             Self::JobCancelled { .. } => "JobCancelled",
+            Self::WorkerResigned { .. } => "WorkerResigned",
             Self::StreamCreated { .. } => "StreamCreated",
             Self::EndSet { .. } => "EndSet",
             Self::StreamCanceled { .. } => "StreamCanceled",
@@ -211,7 +235,7 @@ pub struct ChainEvent {
     pub event: Event,
 }
 
-const ESCROW_EVENTS: [B256; 9] = [
+const ESCROW_EVENTS: [B256; 10] = [
     MilestoneEscrow::MilestoneSubmitted::SIGNATURE_HASH,
     MilestoneEscrow::ChangesRequested::SIGNATURE_HASH,
     MilestoneEscrow::MilestoneApproved::SIGNATURE_HASH,
@@ -221,6 +245,7 @@ const ESCROW_EVENTS: [B256; 9] = [
     MilestoneEscrow::MilestoneRefunded::SIGNATURE_HASH,
     MilestoneEscrow::CancellationNoticed::SIGNATURE_HASH,
     MilestoneEscrow::JobCancelled::SIGNATURE_HASH,
+    MilestoneEscrow::WorkerResigned::SIGNATURE_HASH,
 ];
 
 const STREAM_EVENTS: [B256; 3] = [
@@ -308,6 +333,10 @@ pub fn decode_log(
                 let e = E::JobCancelled::decode_log_data(data).map_err(bad)?;
                 Event::JobCancelled { job: e.jobId }
             }
+            E::WorkerResigned::SIGNATURE_HASH => {
+                let e = E::WorkerResigned::decode_log_data(data).map_err(bad)?;
+                Event::WorkerResigned { job: e.jobId }
+            }
             _ => return Ok(None),
         }
     } else if contract == payroll {
@@ -351,6 +380,33 @@ pub fn decode_log(
 
 // ---- status ----------------------------------------------------------------------------------
 
+/// What an instance does with the log cursor ([`CURSOR_LEASE`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// It holds the cursor lease: it follows the logs and schedules paydays.
+    Leader,
+    /// Another instance holds the lease, or this one has not taken it yet: it serves the API
+    /// and sends due payouts only.
+    #[default]
+    Follower,
+}
+
+impl Role {
+    /// `leader` or `follower` (the `/ready` and `/metrics` spelling).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Leader => "leader",
+            Self::Follower => "follower",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the watcher last saw, for `/ready` and `/metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WatcherStatus {
@@ -382,6 +438,10 @@ pub struct WatcherStatus {
     pub payouts_inserted: u64,
     /// The `eth_getLogs` page in use (smaller than configured after a "range too large").
     pub log_range: u64,
+    /// Whether this instance holds the cursor lease (as of its last step).
+    pub role: Role,
+    /// The instance holding the cursor lease, when known (this one's id when leader).
+    pub leader: Option<String>,
     /// Wall-clock unix seconds of the last update.
     pub updated_at: u64,
 }
@@ -396,7 +456,7 @@ impl StatusCell {
         self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
-    fn update(&self, change: impl FnOnce(&mut WatcherStatus)) {
+    pub(crate) fn update(&self, change: impl FnOnce(&mut WatcherStatus)) {
         let mut status = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         change(&mut status);
         status.updated_at = crate::store::unix_now();
@@ -424,6 +484,9 @@ pub struct WatcherConfig {
     pub poll_interval: Duration,
     /// Schedule milestone releases (config `release.enabled`).
     pub release_enabled: bool,
+    /// Schedule `finalizeCancel` of jobs whose cancellation notice ends (config
+    /// `finalize_cancel.enabled`).
+    pub finalize_cancel_enabled: bool,
 }
 
 impl WatcherConfig {
@@ -438,6 +501,7 @@ impl WatcherConfig {
             reorg_window: ctx.config.reorg_window,
             poll_interval: ctx.config.poll_interval,
             release_enabled: ctx.config.release.enabled,
+            finalize_cancel_enabled: ctx.config.finalize_cancel.enabled,
         }
     }
 }
@@ -482,6 +546,13 @@ pub enum Step {
         payouts_inserted: usize,
         /// Obsolete releases marked `Skipped`.
         skipped: usize,
+    },
+    /// Another instance holds the cursor lease: nothing was done.
+    Follower {
+        /// The lease's holder.
+        leader: String,
+        /// When its lease ends (unix seconds) unless renewed.
+        until: u64,
     },
     /// A reorg was found and rolled back.
     Reorg {
@@ -537,6 +608,10 @@ pub struct Watcher {
     planner: ReleasePlanner,
     range: u64,
     backfilled: bool,
+    /// `(holder id, lease)` when the watcher takes [`CURSOR_LEASE`].
+    lease: Option<(String, Duration)>,
+    /// When the lease this watcher holds ends (unix seconds), `None` while not the leader.
+    lease_until: Option<u64>,
 }
 
 impl fmt::Debug for Watcher {
@@ -552,7 +627,8 @@ impl fmt::Debug for Watcher {
 impl Watcher {
     /// A watcher with a new [`StreamBook`] and [`StatusCell`].
     pub fn new(cfg: WatcherConfig, provider: DynProvider, store: Arc<dyn Store>) -> Self {
-        let planner = ReleasePlanner::new(cfg.escrow, cfg.release_enabled);
+        let planner = ReleasePlanner::new(cfg.escrow, cfg.release_enabled)
+            .finalize_cancel(cfg.finalize_cancel_enabled);
         let range = cfg.log_range.max(1);
         let status = StatusCell::default();
         status.update(|s| s.log_range = range);
@@ -565,12 +641,98 @@ impl Watcher {
             planner,
             range,
             backfilled: false,
+            lease: None,
+            lease_until: None,
         }
     }
 
-    /// From the service context.
+    /// From the service context, taking [`CURSOR_LEASE`] as the context's instance for the
+    /// config's `leader_lease`.
     pub fn from_context(ctx: &Context) -> Self {
         Self::new(WatcherConfig::from_context(ctx), ctx.provider.clone(), ctx.store.clone())
+            .leader_lease(ctx.instance.clone(), ctx.config.leader_lease)
+    }
+
+    /// Steps only while holding [`CURSOR_LEASE`] as `holder`, renewed for `lease` (longer than
+    /// the poll interval) before each step. Without it the watcher steps unconditionally (one
+    /// instance per database) and reports itself leader.
+    pub fn leader_lease(mut self, holder: impl Into<String>, lease: Duration) -> Self {
+        self.lease = Some((holder.into(), lease));
+        self
+    }
+
+    /// Its role as of the last step.
+    pub fn role(&self) -> Role {
+        self.status.get().role
+    }
+
+    /// Takes or renews the cursor lease; `Some(step)` when another instance holds it. Becoming
+    /// the leader resets what the previous leader's steps made stale (book, planner).
+    async fn hold_lease(&mut self) -> Result<Option<Step>, WatchError> {
+        let Some((holder, lease)) = self.lease.clone() else {
+            if self.status.get().role != Role::Leader {
+                self.status.update(|s| s.role = Role::Leader);
+            }
+            return Ok(None);
+        };
+        let now = unix_now();
+        let current = self.store.acquire_lease(CURSOR_LEASE, &holder, now, lease).await?;
+        if current.holder == holder {
+            // Newly taken, or taken again after this instance's own lease had ended (another
+            // instance may have led meanwhile, e.g. while this one could not reach the store).
+            if self.lease_until.is_none_or(|until| until < now) {
+                info!(instance = %holder, lease = ?lease, "cursor lease taken: leader");
+                // The book and the planner missed the other leader's steps: start over from
+                // the store (the book from the logs up to the stored cursor).
+                self.backfilled = false;
+                self.planner = ReleasePlanner::new(self.cfg.escrow, self.cfg.release_enabled)
+                    .finalize_cancel(self.cfg.finalize_cancel_enabled);
+            }
+            self.lease_until = Some(current.until);
+            self.status.update(|s| {
+                s.role = Role::Leader;
+                s.leader = Some(holder);
+            });
+            return Ok(None);
+        }
+        if self.lease_until.take().is_some() {
+            warn!(leader = %current.holder, "cursor lease lost: follower");
+        }
+        let (leader, until) = (current.holder, current.until);
+        let shown = leader.clone();
+        self.status.update(|s| {
+            s.role = Role::Follower;
+            s.leader = Some(shown);
+            s.caught_up = false;
+        });
+        Ok(Some(Step::Follower { leader, until }))
+    }
+
+    /// Before a commit: renews the lease when half of it has passed, so a step that took long
+    /// never commits on a lease that ended; `Some(step)` when it was lost meanwhile.
+    async fn keep_lease(&mut self) -> Result<Option<Step>, WatchError> {
+        let (Some((_, lease)), Some(until)) = (&self.lease, self.lease_until) else {
+            return Ok(None);
+        };
+        let half = lease.as_secs().max(1).div_ceil(2);
+        if unix_now().saturating_add(half) < until {
+            return Ok(None);
+        }
+        self.hold_lease().await
+    }
+
+    /// Gives the cursor lease up (a clean shutdown: a follower takes over at its next step).
+    pub async fn release_lease(&mut self) {
+        if let (Some((holder, _)), Some(_)) = (&self.lease, self.lease_until.take()) {
+            match self.store.release_lease(CURSOR_LEASE, holder).await {
+                Ok(()) => info!("cursor lease released"),
+                Err(err) => warn!(%err, "could not release the cursor lease (it ends by itself)"),
+            }
+            self.status.update(|s| {
+                s.role = Role::Follower;
+                s.leader = None;
+            });
+        }
     }
 
     /// The streams it knows (give it to the [`crate::scheduler::Scheduler`]).
@@ -634,6 +796,9 @@ impl Watcher {
 
     /// One step (see the module documentation).
     pub async fn step(&mut self) -> Result<Step, WatchError> {
+        if let Some(follower) = self.hold_lease().await? {
+            return Ok(follower);
+        }
         if !self.backfilled {
             self.backfill().await?;
         }
@@ -710,6 +875,9 @@ impl Watcher {
         let deep_below = (to + 1).saturating_sub(window);
         let mut planner = self.planner.clone();
         let payouts = planner.plan(&events, deep_below);
+        if let Some(follower) = self.keep_lease().await? {
+            return Ok(follower);
+        }
         let advanced = self
             .store
             .advance(Advance {
@@ -781,6 +949,9 @@ impl Watcher {
                 break (number, Some(number));
             }
         };
+        if let Some(follower) = self.keep_lease().await? {
+            return Ok(follower);
+        }
         let rollback = self.store.rollback_to(target).await?;
         self.planner.rollback(target);
         self.book.rollback(target);
@@ -805,12 +976,12 @@ impl Watcher {
         })
     }
 
-    /// Steps until caught up (tests, benchmarks); returns the steps taken.
+    /// Steps until caught up or a follower (tests, benchmarks); returns the steps taken.
     pub async fn catch_up(&mut self) -> Result<Vec<Step>, WatchError> {
         let mut steps = Vec::new();
         loop {
             let step = self.step().await?;
-            let idle = matches!(step, Step::Idle { .. });
+            let idle = matches!(step, Step::Idle { .. } | Step::Follower { .. });
             steps.push(step);
             if idle {
                 return Ok(steps);
@@ -818,18 +989,31 @@ impl Watcher {
         }
     }
 
-    /// Steps until `cancel`: at once while behind, every `poll_interval` once caught up, with
-    /// backoff after node errors. A store error that retrying cannot fix ends the task.
+    /// Steps until `cancel`: at once while behind, every `poll_interval` once caught up or a
+    /// follower, with backoff after node errors. A store error that retrying cannot fix ends
+    /// the task. The cursor lease is released when it ends.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), TaskError> {
+        let result = self.run_until(&cancel).await;
+        self.release_lease().await;
+        result
+    }
+
+    async fn run_until(&mut self, cancel: &CancellationToken) -> Result<(), TaskError> {
         let mut failures = 0u32;
         loop {
             if cancel.is_cancelled() {
                 return Ok(());
             }
             let wait = match self.step().await {
-                Ok(Step::Idle { .. }) => {
+                Ok(Step::Idle { .. } | Step::Follower { .. }) => {
                     failures = 0;
                     self.cfg.poll_interval
+                }
+                Err(WatchError::Store(StoreError::CursorBackwards { current, requested })) => {
+                    // Another instance moved the cursor past this step's page (this one lost
+                    // its lease during the step): nothing was committed, step again.
+                    warn!(current, requested, "the cursor moved on meanwhile: step started again");
+                    Duration::ZERO
                 }
                 Ok(_) => {
                     failures = 0;

@@ -25,30 +25,15 @@ use std::time::{Duration, Instant};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 
-/// The mnemonic anvil (and hardhat) use by default.
-pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+pub use shiftpay_bindings::devnet::{DEV_KEYS, DEV_MNEMONIC};
 
-/// The private keys of the first 10 accounts of [`DEV_MNEMONIC`] (derivation path
-/// `m/44'/60'/0'/0/i`): the well-known anvil/hardhat development keys. Each account holds
-/// 10,000 units of native coin at genesis. Never use them outside a local devnet.
-pub const DEV_KEYS: [&str; 10] = [
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
-    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
-    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
-    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
-    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
-];
-
-/// Signer of development account `index` (0..10) of [`DEV_MNEMONIC`].
+/// Signer of development account `index` (0..10) of [`DEV_MNEMONIC`] (the bindings'
+/// [`shiftpay_bindings::devnet::dev_signer`]).
 ///
 /// Only meaningful for an anvil started with the default mnemonic.
 pub fn dev_signer(index: usize) -> PrivateKeySigner {
-    DEV_KEYS[index].parse().expect("the development keys are valid")
+    assert!(index < DEV_KEYS.len(), "development accounts 0 to 9 are funded, not {index}");
+    shiftpay_bindings::devnet::dev_signer(index as u32)
 }
 
 /// Address of development account `index` (0..10) of [`DEV_MNEMONIC`].
@@ -150,21 +135,16 @@ pub enum AnvilError {
 }
 
 /// The anvil binary of the workspace: `$SHIFTPAY_ANVIL` if set, else the native binary of
-/// the `@foundry-rs/anvil-<os>-<arch>` npm package, else `node_modules/.bin/anvil`.
+/// the `@foundry-rs/anvil-<os>-<arch>` npm package, else `node_modules/.bin/anvil` (the one
+/// discovery of [`shiftpay_bindings::devnet::anvil_binary`]).
 pub fn anvil_binary() -> Result<PathBuf, AnvilError> {
-    if let Some(path) = std::env::var_os("SHIFTPAY_ANVIL") {
-        let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { Err(AnvilError::NotFound(path)) };
-    }
-    let modules = workspace_root().join("node_modules");
-    let os = if cfg!(target_os = "macos") { "darwin" } else { "linux" };
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
-    let native = modules.join(format!("@foundry-rs/anvil-{os}-{arch}/bin/anvil"));
-    if native.is_file() {
-        return Ok(native);
-    }
-    let wrapper = modules.join(".bin/anvil");
-    if wrapper.is_file() { Ok(wrapper) } else { Err(AnvilError::NotFound(wrapper)) }
+    let root = workspace_root();
+    shiftpay_bindings::devnet::anvil_binary(&root).map_err(|error| match error {
+        shiftpay_bindings::devnet::DevnetError::EnvNotFound(path) => AnvilError::NotFound(path),
+        shiftpay_bindings::devnet::DevnetError::NotFound { .. } => {
+            AnvilError::NotFound(root.join("node_modules/.bin/anvil"))
+        }
+    })
 }
 
 /// The workspace root (the parent of this crate's manifest directory).

@@ -23,16 +23,19 @@
 //!   Rootstock RPC API limits queries to 2,000 blocks.
 //!
 //! Single and batch requests are handled (a batch element by element, in order). An outage is
-//! simulated with [`RskProxy::set_down`]; [`RskProxy::count`] tells how often each method was
-//! called (rejected calls included), e.g. to assert that `eth_feeHistory` was never tried.
+//! simulated with [`RskProxy::set_down`], a slow node with [`RskProxy::set_latency`];
+//! [`RskProxy::count`] tells how often each method was called (rejected calls included), e.g.
+//! to assert that `eth_feeHistory` was never tried.
 //!
 //! The proxy runs on its own thread and tokio runtime, so sync and async tests use it alike.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -103,6 +106,8 @@ struct Shared {
     client: reqwest::Client,
     down: watch::Sender<bool>,
     counts: Mutex<BTreeMap<String, u64>>,
+    /// Added before each forwarded request, in microseconds.
+    latency_micros: AtomicU64,
 }
 
 impl RskProxy {
@@ -128,6 +133,7 @@ impl RskProxy {
             client,
             down: watch::Sender::new(false),
             counts: Mutex::default(),
+            latency_micros: AtomicU64::new(0),
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (shutdown, stop) = oneshot::channel();
@@ -161,6 +167,18 @@ impl RskProxy {
     /// transport errors. `set_down(false)` serves again on the same port.
     pub fn set_down(&self, down: bool) {
         self.shared.down.send_replace(down);
+    }
+
+    /// Simulates a slow (or distant) node: every request the proxy forwards (each element of a
+    /// batch) waits `latency` first. `Duration::ZERO` (the default) forwards at once.
+    pub fn set_latency(&self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.shared.latency_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// The latency set with [`RskProxy::set_latency`].
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.shared.latency_micros.load(Ordering::Relaxed))
     }
 
     /// Whether the outage switch is on.
@@ -301,6 +319,10 @@ impl Shared {
         *self.counts().entry(method.clone()).or_default() += 1;
         if let Some(reject) = self.check(&method, &mut request).await? {
             return Ok(rpc_error(id, &reject));
+        }
+        let latency = self.latency_micros.load(Ordering::Relaxed);
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_micros(latency)).await;
         }
         let mut answer = self.forward(&request).await?;
         if matches!(method.as_str(), "eth_getBlockByNumber" | "eth_getBlockByHash")

@@ -1,6 +1,7 @@
 //! `cargo xtask contracts build|check`: compiles `contracts/` with foundry-compilers and keeps the
-//! committed artifacts under `bindings/artifacts/` (deployable contracts) and `tests/artifacts/`
-//! (test-only contracts) in step with the sources.
+//! committed artifacts under `bindings/artifacts/` (deployable contracts), `tests/artifacts/`
+//! (test-only contracts) and `bindings/artifacts/devnet/` (the local devnet's test stablecoin,
+//! never deployed on a live chain) in step with the sources.
 //!
 //! The compiler settings below are the single source of truth; `foundry.toml` repeats them for
 //! `forge build` and must stay identical (the README says how to compare the two).
@@ -46,7 +47,35 @@ struct ArtifactSet {
 const ARTIFACT_SETS: &[ArtifactSet] = &[
     ArtifactSet { sources: "contracts/src", artifacts: "bindings/artifacts" },
     ArtifactSet { sources: "contracts/test", artifacts: "tests/artifacts" },
+    // The devnet's test stablecoin: embedded by `bindings` (`shiftpay devnet up` deploys it on
+    // the local devnet), but outside contracts/src so that Slither and the deploy command never
+    // treat it as a ShiftPay contract.
+    ArtifactSet { sources: "contracts/devnet", artifacts: "bindings/artifacts/devnet" },
 ];
+
+/// Every `.sol` file under the artifact sets' source folders (sub-folders included), sorted.
+fn source_files(root: &Path) -> eyre::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> eyre::Result<()> {
+        for entry in fs::read_dir(dir).wrap_err_with(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "sol") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for set in ARTIFACT_SETS {
+        let dir = root.join(set.sources);
+        if dir.exists() {
+            walk(&dir, &mut files)?;
+        }
+    }
+    files.sort();
+    Ok(files)
+}
 
 /// One committed artifact: what a binding, a deployer or an explorer verification needs.
 #[derive(Debug, Serialize)]
@@ -152,7 +181,9 @@ fn compile(root: &Path) -> eyre::Result<BTreeMap<PathBuf, String>> {
     .wrap_err("configuring the contracts project")?;
 
     eprintln!("compiling contracts with solc {SOLC_VERSION} ({})", solc_path.display());
-    let output = project.compile().wrap_err("compiling contracts")?;
+    // contracts/src and contracts/test are the project's sources and tests; contracts/devnet is
+    // a third folder, so the files are named explicitly.
+    let output = project.compile_files(source_files(root)?).wrap_err("compiling contracts")?;
     if output.has_compiler_errors() {
         bail!("solc reported errors:\n{output}");
     }
@@ -172,7 +203,9 @@ fn compile(root: &Path) -> eyre::Result<BTreeMap<PathBuf, String>> {
         files.insert(Path::new(set.artifacts).join(format!("{}.json", id.name)), json);
     }
     if files.is_empty() {
-        bail!("no deployable contracts found under contracts/src or contracts/test");
+        bail!(
+            "no deployable contracts found under contracts/src, contracts/test or contracts/devnet"
+        );
     }
     Ok(files)
 }
@@ -278,7 +311,7 @@ pub(crate) fn check(root: &Path) -> eyre::Result<()> {
         eprintln!("error: {problem}");
     }
     bail!(
-        "{} committed contract artifact(s) out of date; run `cargo xtask contracts build` and commit bindings/artifacts and tests/artifacts",
+        "{} committed contract artifact(s) out of date; run `cargo xtask contracts build` and commit bindings/artifacts (with devnet/) and tests/artifacts",
         problems.len()
     )
 }
@@ -342,9 +375,12 @@ pub(crate) fn forge_check(root: &Path) -> eyre::Result<()> {
         bail!("forge is not installed ({} missing): run `npm ci`", forge.display());
     }
     eprintln!("running forge build (foundry.toml) to compare bytecode");
+    // foundry.toml names contracts/src and contracts/test; the devnet folder is passed as a path
+    // (with the other two, since paths replace the default set).
     let status = std::process::Command::new(&forge)
         .args(["build", "--force", "--root"])
         .arg(root)
+        .args(ARTIFACT_SETS.iter().map(|set| root.join(set.sources)))
         .stdout(std::process::Stdio::null())
         .status()
         .wrap_err("running forge build")?;

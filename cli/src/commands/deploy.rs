@@ -22,7 +22,7 @@ use shiftpay_bindings::{
 };
 
 use crate::{
-    context::{Context, Sent},
+    context::{Context, Sender, Sent},
     opts::{ChainOpts, TxOpts, WalletOpts},
     output::OutputArgs,
 };
@@ -93,16 +93,49 @@ struct DeployOutput<'a> {
 }
 
 async fn deploy(ctx: &Context, args: &DeployArgs, out: &OutputArgs) -> eyre::Result<()> {
+    let sender = ctx.sender(&args.wallet, &args.tx)?;
+    let Some(deployment) = deploy_with(ctx, &sender, &args.tx, args.force, Vec::new()).await?
+    else {
+        return ctx.print_dry_run(out);
+    };
+    let shown = ctx.show_path(ctx.deployment_path());
+    out.emit(&DeployOutput { path: shown, deployment: &deployment }, |output| {
+        let d = output.deployment;
+        for (name, c) in [("Payroll", &d.payroll), ("MilestoneEscrow", &d.escrow)] {
+            println!(
+                "{name:<16} {}  block {}  tx {}",
+                ctx.format_address(c.address),
+                c.block_number,
+                c.tx_hash
+            );
+        }
+        if let Some(url) = ctx.chain.address_url(d.payroll.address) {
+            println!("explorer         {url}");
+        }
+        println!("deployment file  {}", output.path);
+    })
+}
+
+/// Deploys both contracts as `sender`, checks their code, and writes the deployment file
+/// (`ctx.deployment_path()`), listing `tokens` plus the tokens of the file being replaced that
+/// still exist on this chain. `None` for a dry run (nothing written). `shiftpay deploy` and
+/// `shiftpay devnet up` (which adds the devnet's test stablecoin) both deploy through here.
+pub(crate) async fn deploy_with(
+    ctx: &Context,
+    sender: &Sender,
+    tx: &TxOpts,
+    force: bool,
+    tokens: Vec<DeployedToken>,
+) -> eyre::Result<Option<Deployment>> {
     let path = ctx.deployment_path().to_owned();
     let shown = ctx.show_path(&path);
-    let previous = existing(ctx, &path, args.force)?;
-    let sender = ctx.sender(&args.wallet, &args.tx)?;
+    let previous = existing(ctx, &path, force)?;
 
     let mut deployed = Vec::new();
     for contract in contracts() {
-        let tx = TransactionRequest::default().with_deploy_code(contract.init_code.clone());
+        let request = TransactionRequest::default().with_deploy_code(contract.init_code.clone());
         let what = format!("deploy {}", contract.name);
-        let Sent::Mined(receipt) = ctx.send(&sender, tx, &what, &args.tx).await? else { continue };
+        let Sent::Mined(receipt) = ctx.send(sender, request, &what, tx).await? else { continue };
         let address = receipt.contract_address.ok_or_else(|| {
             eyre!("{what}: the receipt of {} has no contract address", receipt.transaction_hash)
         })?;
@@ -113,9 +146,9 @@ async fn deploy(ctx: &Context, args: &DeployArgs, out: &OutputArgs) -> eyre::Res
             artifact_hash: keccak256(contract.runtime),
         });
     }
-    if args.tx.dry_run {
+    if tx.dry_run {
         eprintln!("dry run: {shown} was not written");
-        return ctx.print_dry_run(out);
+        return Ok(None);
     }
     let [payroll, escrow] = <[ContractDeployment; 2]>::try_from(deployed)
         .map_err(|_| eyre!("expected two deployments"))?;
@@ -134,9 +167,10 @@ async fn deploy(ctx: &Context, args: &DeployArgs, out: &OutputArgs) -> eyre::Res
 
     // Tokens listed by the file being replaced (a devnet's test stablecoin) stay listed while
     // they still exist on this chain.
-    let mut tokens: Vec<DeployedToken> = Vec::new();
+    let mut tokens = tokens;
     for token in previous.map(|p| p.tokens).unwrap_or_default() {
-        if !ctx.provider.get_code_at(token.address).await?.is_empty() {
+        let listed = tokens.iter().any(|t| t.address == token.address || t.symbol == token.symbol);
+        if !listed && !ctx.provider.get_code_at(token.address).await?.is_empty() {
             tokens.push(token);
         }
     }
@@ -152,21 +186,7 @@ async fn deploy(ctx: &Context, args: &DeployArgs, out: &OutputArgs) -> eyre::Res
     };
     deployment.save(&path)?;
     eprintln!("wrote {shown}");
-    out.emit(&DeployOutput { path: shown, deployment: &deployment }, |output| {
-        let d = output.deployment;
-        for (name, c) in [("Payroll", &d.payroll), ("MilestoneEscrow", &d.escrow)] {
-            println!(
-                "{name:<16} {}  block {}  tx {}",
-                ctx.format_address(c.address),
-                c.block_number,
-                c.tx_hash
-            );
-        }
-        if let Some(url) = ctx.chain.address_url(d.payroll.address) {
-            println!("explorer         {url}");
-        }
-        println!("deployment file  {}", output.path);
-    })
+    Ok(Some(deployment))
 }
 
 /// The deployment file already at `path`, if any: refused when it is for another chain, and on

@@ -2,7 +2,9 @@
 
 pub(crate) mod chains;
 pub(crate) mod contracts;
+pub(crate) mod demo;
 pub(crate) mod deploy;
+pub(crate) mod devnet;
 pub(crate) mod job;
 pub(crate) mod payroll_common;
 pub(crate) mod sign;

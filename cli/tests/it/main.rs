@@ -9,9 +9,12 @@
 
 mod common;
 mod contracts;
+mod demo;
 mod deploy;
+mod devnet;
 mod docs;
 mod job;
+mod metamask;
 mod roster;
 mod sign;
 mod stream;

@@ -5,7 +5,7 @@
 //! | `POST /v1/requests` | `202 {"id", "status"}` (a new request), `200` (the same signed request again), or a 4xx error |
 //! | `GET /v1/requests/{id}` | `200 {"id", "kind", "status", "signer", "digest", "txHash", "error", "createdAt", "updatedAt"}` or `404` |
 //! | `GET /health` | `200 {"status": "ok", "instance"}` while the process serves (liveness) |
-//! | `GET /ready` | `200` when the node answers and the watcher lags at most `ready_max_lag` blocks, else `503` (readiness) |
+//! | `GET /ready` | `200` when the node answers and the watcher lags at most `api.ready_max_lag` blocks, else `503` (readiness); with the `instance` id, its `role` (`leader`: holds the cursor lease, or `follower`) and the `leader`'s id |
 //! | `GET /metrics` | Prometheus text format ([`crate::metrics`]) |
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}`; the message names the field
@@ -59,6 +59,7 @@ use crate::{
     sender::chain,
     service::{Context, Stage, Task, TaskContext, TaskError},
     store::{ApiRequest, NewRequest, RequestId, RequestKind, StoreError},
+    watcher::{Role, StatusCell},
 };
 
 alloy::sol! {
@@ -72,14 +73,22 @@ alloy::sol! {
 /// `isValidSignature`'s answer for a valid signature.
 const EIP1271_MAGIC: FixedBytes<4> = FixedBytes([0x16, 0x26, 0xba, 0x7e]);
 
-/// `/ready` fails when the watcher is more than this many blocks behind the confirmed head.
+/// `/ready` fails when the watcher is more than this many blocks behind the confirmed head
+/// (the default of `api.ready_max_lag`).
 pub const DEFAULT_READY_MAX_LAG: u64 = 50;
 
-/// Settings of the API that are not in the config file (yet).
+/// The API's settings that the handlers read besides the shared config's `api` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiOptions {
-    /// The largest lag (blocks) `/ready` accepts.
+    /// The largest lag (blocks) `/ready` accepts (config `api.ready_max_lag`).
     pub ready_max_lag: u64,
+}
+
+impl ApiOptions {
+    /// From the config (`api.ready_max_lag`).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self { ready_max_lag: config.api.ready_max_lag }
+    }
 }
 
 impl Default for ApiOptions {
@@ -173,13 +182,34 @@ pub struct ApiState {
     metrics: Arc<Metrics>,
     limiter: Arc<RateLimiter>,
     options: ApiOptions,
+    watcher: Option<StatusCell>,
 }
 
 impl ApiState {
     /// The state over the shared context (rate limit from `api.rate_limit_per_minute`).
     pub fn new(shared: Arc<Context>, metrics: Arc<Metrics>, options: ApiOptions) -> Self {
         let limiter = Arc::new(RateLimiter::new(shared.config.api.rate_limit_per_minute));
-        Self { shared, metrics, limiter, options }
+        Self { shared, metrics, limiter, options, watcher: None }
+    }
+
+    /// Reports the watcher's role (leader or follower of the cursor lease) on `/ready` and
+    /// `/metrics`.
+    pub fn with_watcher(mut self, status: StatusCell) -> Self {
+        self.watcher = Some(status);
+        self
+    }
+
+    /// The role of this instance, when a watcher runs beside the API.
+    fn role(&self) -> Option<Role> {
+        self.watcher.as_ref().map(|status| status.get().role)
+    }
+
+    /// The role of this instance and the cursor lease's holder as its watcher last saw them.
+    fn lease(&self) -> Option<(Role, Option<String>)> {
+        self.watcher.as_ref().map(|status| {
+            let status = status.get();
+            (status.role, status.leader)
+        })
     }
 }
 
@@ -560,33 +590,38 @@ async fn lag(state: &ApiState) -> Result<Lag, String> {
 }
 
 async fn ready(State(state): State<ApiState>) -> Response {
-    match lag(&state).await {
+    let (status, mut body) = match lag(&state).await {
         Ok(lag) if lag.lag <= state.options.ready_max_lag => (
             StatusCode::OK,
-            Json(json!({
+            json!({
                 "status": "ready", "head": lag.head, "confirmedHead": lag.confirmed_head,
                 "cursor": lag.cursor, "lagBlocks": lag.lag,
-            })),
-        )
-            .into_response(),
+            }),
+        ),
         Ok(lag) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({
+            json!({
                 "status": "not_ready",
                 "reason": format!("{} blocks behind the confirmed head (at most {})", lag.lag, state.options.ready_max_lag),
                 "head": lag.head, "confirmedHead": lag.confirmed_head, "cursor": lag.cursor, "lagBlocks": lag.lag,
-            })),
-        )
-            .into_response(),
+            }),
+        ),
         Err(reason) => {
             warn!(%reason, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "not_ready", "reason": format!("node unreachable: {reason}") })),
+                json!({ "status": "not_ready", "reason": format!("node unreachable: {reason}") }),
             )
-                .into_response()
         }
+    };
+    // Which instance answered, and whether it moves the cursor (the lag is the shared cursor's:
+    // a follower is ready while the leader keeps up).
+    body["instance"] = json!(state.shared.instance);
+    if let Some((role, leader)) = state.lease() {
+        body["role"] = json!(role.as_str());
+        body["leader"] = json!(leader);
     }
+    (status, Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<ApiState>) -> Response {
@@ -598,7 +633,12 @@ async fn metrics(State(state): State<ApiState>) -> Response {
     {
         state.metrics.set_signer_balance(balance);
     }
-    let text = state.metrics.render(&Snapshot { payouts, lag_blocks });
+    let text = state.metrics.render(&Snapshot {
+        payouts,
+        lag_blocks,
+        instance: Some(ctx.instance.clone()),
+        role: state.role(),
+    });
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
@@ -609,12 +649,19 @@ pub struct ApiServer {
     listener: TcpListener,
     metrics: Arc<Metrics>,
     options: ApiOptions,
+    watcher: Option<StatusCell>,
 }
 
 impl ApiServer {
     /// A server on a bound listener, rendering `metrics`.
     pub fn new(listener: TcpListener, metrics: Arc<Metrics>, options: ApiOptions) -> Self {
-        Self { listener, metrics, options }
+        Self { listener, metrics, options, watcher: None }
+    }
+
+    /// Reports the watcher's role on `/ready` and `/metrics` ([`ApiState::with_watcher`]).
+    pub fn with_watcher(mut self, status: StatusCell) -> Self {
+        self.watcher = Some(status);
+        self
     }
 }
 
@@ -629,7 +676,10 @@ impl Task for ApiServer {
     }
 
     async fn run(self: Box<Self>, ctx: TaskContext) -> Result<(), TaskError> {
-        let state = ApiState::new(ctx.shared.clone(), self.metrics, self.options);
+        let mut state = ApiState::new(ctx.shared.clone(), self.metrics, self.options);
+        if let Some(status) = self.watcher {
+            state = state.with_watcher(status);
+        }
         if let Ok(addr) = self.listener.local_addr() {
             info!(%addr, "API listening");
         }

@@ -15,13 +15,22 @@
 //!    is broadcast.
 //! 2. **Send** what is due: claim a batch (a lease: a crashed holder's payouts are taken over
 //!    once it ends), re-check each payout on-chain ([`Sender::decide`]: milestone still
-//!    `Submitted` with the same window and the window over; streams still withdrawable; the
-//!    signed request still executes) → `Skipped` without a transaction when not; prepare it with
-//!    the bindings' policy (estimate + margin; legacy `eth_gasPrice` once per batch); a revert
-//!    in the estimate → `Failed`, never retried; then, in ONE store transaction, allocate the
+//!    `Submitted` with the same window and the window over; job still `Cancelling` and its
+//!    notice over; streams still withdrawable; the signed request still executes) →
+//!    `Skipped` without a transaction when not; prepare it with the bindings' policy
+//!    (estimate + margin; legacy `eth_gasPrice` once per batch); a revert in the estimate →
+//!    `Failed`, never retried; then, in ONE store transaction, allocate the
 //!    nonce and record the signed bytes ([`Store::allocate_nonce_and_record_tx`]) and only then
 //!    broadcast.
 //! 3. Every minute, read the signer's balance (metric; a warning below `low_balance_warning`).
+//!
+//! # Pace
+//! Batches of 64; receipts read and payouts re-checked concurrently (bounded, so a public node
+//! sees at most a few dozen requests at once); payouts recorded one store transaction each, in
+//! nonce order, each broadcast overlapping the next record (all of a step's broadcasts end with
+//! the step). A full batch is followed by the next step at once; otherwise the sender waits
+//! `poll_interval`, or less when it follows the watcher ([`Sender::follow_watcher`]: it steps as
+//! soon as the watcher has inserted payouts). `relayer/BENCH.md` has the figures.
 //!
 //! Transport failures are retried with exponential backoff and jitter (a payout: re-queued
 //! with `retry_later`; the whole step: the loop sleeps), never reverts.
@@ -53,7 +62,7 @@ use std::{
 use alloy::{
     consensus::TxEnvelope,
     eips::eip2718::Decodable2718,
-    primitives::{Address, Bytes, U256},
+    primitives::{Address, B256, Bytes, U256},
     providers::Provider,
     rpc::types::{TransactionReceipt, TransactionRequest},
     sol_types::SolCall,
@@ -61,7 +70,7 @@ use alloy::{
 use async_trait::async_trait;
 use shiftpay_bindings::{
     chains::GasPolicy,
-    escrow::{MilestoneEscrow, MilestoneState},
+    escrow::{JobState, MilestoneEscrow, MilestoneState},
     payroll::Payroll,
     tx::{self, SignedTx, TxError},
 };
@@ -79,12 +88,14 @@ use crate::{
         AllocateTx, NewTx, Payout, PayoutKind, PayoutStatus, Store, StoreError, TxRecord, TxStatus,
         TxUpdate,
     },
+    watcher::StatusCell,
 };
 
 /// How the sender paces itself. [`SenderOptions::from_config`] gives the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderOptions {
-    /// Payouts claimed per step (re-checked concurrently, sent in order).
+    /// Payouts claimed per step (re-checked concurrently, at most 16 at a time; recorded in
+    /// order, their broadcasts overlapping).
     pub batch_size: usize,
     /// How long a claim is held: another instance (or this one after a restart) takes an
     /// unsent payout over once it ends.
@@ -100,11 +111,11 @@ pub struct SenderOptions {
 }
 
 impl SenderOptions {
-    /// Batches of 16, a lease of six RPC timeouts (at least a minute), the config's poll
+    /// Batches of 64, a lease of six RPC timeouts (at least a minute), the config's poll
     /// interval and `gas.replace_after`, the balance read every minute, backoff up to a minute.
     pub fn from_config(config: &Config) -> Self {
         Self {
-            batch_size: 16,
+            batch_size: 64,
             lease: (config.rpc_timeout * 6).max(Duration::from_secs(60)),
             poll_interval: config.poll_interval,
             replace_after: config.gas.replace_after,
@@ -198,6 +209,19 @@ struct BalanceClock {
 /// Re-warn about a low balance at most this often.
 const LOW_BALANCE_REWARN: Duration = Duration::from_secs(600);
 
+/// How often an idle sender following the watcher looks whether it inserted payouts.
+const WAKE_CHECK: Duration = Duration::from_millis(20);
+
+/// Re-checks in flight while sending a batch (each one `eth_call` and one `eth_estimateGas`).
+const DECIDE_IN_FLIGHT: usize = 16;
+
+/// Receipt reads in flight while tracking (one per open transaction).
+const TRACK_IN_FLIGHT: usize = 32;
+
+/// Broadcasts in flight while sending a batch (recorded in nonce order, broadcast without
+/// waiting for the one before).
+const BROADCAST_IN_FLIGHT: usize = 16;
+
 /// At most this many nonce gaps are filled at start (more means the store and the chain
 /// disagree wildly: an operator should look).
 const MAX_GAP_FILL: u64 = 256;
@@ -209,6 +233,8 @@ pub struct Sender {
     metrics: Arc<Metrics>,
     options: SenderOptions,
     balance: Arc<Mutex<BalanceClock>>,
+    /// The watcher's status, to wake up when it inserts payouts ([`Sender::follow_watcher`]).
+    watcher: Option<StatusCell>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -224,7 +250,45 @@ impl std::fmt::Debug for Sender {
 impl Sender {
     /// A sender over the shared context, counting into `metrics`.
     pub fn new(shared: Arc<Context>, metrics: Arc<Metrics>, options: SenderOptions) -> Self {
-        Self { shared, metrics, options, balance: Arc::default() }
+        Self { shared, metrics, options, balance: Arc::default(), watcher: None }
+    }
+
+    /// Wakes the sender between its polls as soon as the watcher has inserted payouts (its
+    /// status is read every 20 ms, in memory), instead of at the next poll interval: a release
+    /// goes out one step after the watcher's poll that saw its confirmation depth, and the first
+    /// batch right after start-up.
+    pub fn follow_watcher(mut self, status: StatusCell) -> Self {
+        self.watcher = Some(status);
+        self
+    }
+
+    /// Payouts the watcher has inserted since start (`None` when not following it).
+    fn inserted(&self) -> Option<u64> {
+        self.watcher.as_ref().map(|status| status.get().payouts_inserted)
+    }
+
+    /// Waits `delay`, or less once the watcher has inserted payouts past `inserted`; `true`
+    /// when `cancel` fired.
+    async fn idle(
+        &self,
+        cancel: &CancellationToken,
+        delay: Duration,
+        inserted: Option<u64>,
+    ) -> bool {
+        let Some(inserted) = inserted else { return sleep_or_cancelled(cancel, delay).await };
+        let deadline = Instant::now() + delay;
+        loop {
+            if self.inserted().is_some_and(|now| now != inserted) {
+                return cancel.is_cancelled();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return cancel.is_cancelled();
+            }
+            if sleep_or_cancelled(cancel, left.min(WAKE_CHECK)).await {
+                return true;
+            }
+        }
     }
 
     /// The signer's address.
@@ -276,8 +340,15 @@ impl Sender {
                 );
             }
             for nonce in holes {
-                self.fill_gap(nonce).await?;
-                report.gaps_filled += 1;
+                match self.fill_gap(nonce).await {
+                    Ok(_) => report.gaps_filled += 1,
+                    Err(SendError::Store(err @ StoreError::NonceTaken { .. })) => {
+                        // A final record (confirmed, replaced) holds a nonce the chain says is
+                        // unused: a reorg deeper than the confirmations. Nothing is signed.
+                        error!(nonce, %err, "nonce gap not filled: an operator should look");
+                    }
+                    Err(err) => return Err(err),
+                }
             }
             if mined > next {
                 info!(
@@ -324,29 +395,39 @@ impl Sender {
         if claimed.is_empty() {
             return Ok(());
         }
+        // Broadcasts of this batch still in flight; all of them end before the step does.
+        let mut broadcasts = JoinSet::new();
         let gas_price = match self.batch_gas_price().await {
             Ok(price) => price,
             Err(err) => {
                 for payout in &claimed {
-                    self.apply(payout, Decision::Retry(err.to_string()), 0, now, report).await?;
+                    let retry = Decision::Retry(err.to_string());
+                    self.apply(payout, retry, 0, now, report, &mut broadcasts).await?;
                 }
                 return Err(err.into());
             }
         };
         let mut tasks = JoinSet::new();
+        let mut decisions: Vec<Option<Decision>> = (0..claimed.len()).map(|_| None).collect();
+        let mut joined = |joined: Result<(usize, Decision), tokio::task::JoinError>| match joined {
+            Ok((index, decision)) => decisions[index] = Some(decision),
+            Err(err) => error!(%err, "a payout re-check panicked"),
+        };
         for (index, payout) in claimed.iter().cloned().enumerate() {
+            if tasks.len() >= DECIDE_IN_FLIGHT
+                && let Some(done) = tasks.join_next().await
+            {
+                joined(done);
+            }
             let this = self.clone();
             let head = *head;
             tasks.spawn(async move { (index, this.decide(&payout, &head, gas_price).await) });
         }
-        let mut decisions: Vec<Option<Decision>> = (0..claimed.len()).map(|_| None).collect();
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((index, decision)) => decisions[index] = Some(decision),
-                Err(err) => error!(%err, "a payout re-check panicked"),
-            }
+        while let Some(done) = tasks.join_next().await {
+            joined(done);
         }
         let mut min_nonce = None;
+        let mut applied = Ok(());
         for (payout, decision) in claimed.iter().zip(decisions) {
             let mut decision =
                 decision.unwrap_or_else(|| Decision::Retry("the re-check panicked".to_owned()));
@@ -356,9 +437,14 @@ impl Sender {
                     Err(err) => decision = Decision::Retry(err.to_string()),
                 }
             }
-            self.apply(payout, decision, min_nonce.unwrap_or(0), now, report).await?;
+            let nonce = min_nonce.unwrap_or(0);
+            applied = self.apply(payout, decision, nonce, now, report, &mut broadcasts).await;
+            if applied.is_err() {
+                break;
+            }
         }
-        Ok(())
+        while broadcasts.join_next().await.is_some() {}
+        applied
     }
 
     /// The legacy gas price for this batch (the policy's fixed price, else `eth_gasPrice`);
@@ -481,6 +567,48 @@ impl Sender {
                 .abi_encode();
                 Ok(Ok((call(*escrow, data), what)))
             }
+            PayoutKind::FinalizeCancel { escrow, job, .. } => {
+                let read =
+                    chain::view(provider, *escrow, &MilestoneEscrow::getJobCall { jobId: *job })
+                        .await;
+                let found = match read {
+                    Ok(found) => found,
+                    Err(TxError::Reverted(revert)) => {
+                        return Ok(Err(Decision::Skip(format!(
+                            "job {job} cannot be read ({revert}): nothing to finalize"
+                        ))));
+                    }
+                    Err(err) => return Err(err.into()),
+                };
+                match JobState::try_from(found.status) {
+                    Ok(JobState::Cancelling) => {}
+                    Ok(state) => {
+                        return Ok(Err(Decision::Skip(format!(
+                            "job {job} is {state:?} now, not Cancelling: nothing to finalize"
+                        ))));
+                    }
+                    Err(value) => {
+                        return Ok(Err(Decision::Fail(format!(
+                            "job {job} has an unknown status {value}"
+                        ))));
+                    }
+                }
+                // The job's own notice end, not the event's: finalizeCancel checks this one.
+                let notice_end = found.cancelNoticeEnd;
+                if head.timestamp <= notice_end {
+                    let at = (notice_end + 1)
+                        .max(wall_clock() + self.options.poll_interval.as_secs().max(1));
+                    return Ok(Err(Decision::Later {
+                        at,
+                        reason: format!(
+                            "the cancellation notice ends at {notice_end}; the chain is at {}",
+                            head.timestamp
+                        ),
+                    }));
+                }
+                let data = MilestoneEscrow::finalizeCancelCall { jobId: *job }.abi_encode();
+                Ok(Ok((call(*escrow, data), format!("finalizeCancel of job {job}"))))
+            }
             PayoutKind::Payday { payroll, stream_ids, .. }
             | PayoutKind::Threshold { payroll, stream_ids, .. } => {
                 let amounts = self.withdrawable(*payroll, stream_ids).await?;
@@ -594,7 +722,9 @@ impl Sender {
         }
     }
 
-    /// Carries a decision out in the store (and for `Send`, records then broadcasts).
+    /// Carries a decision out in the store (and for `Send`, records, then starts the broadcast
+    /// in `broadcasts`, at most [`BROADCAST_IN_FLIGHT`] at a time: the next payout is recorded
+    /// while the node takes this one).
     async fn apply(
         &self,
         payout: &Payout,
@@ -602,6 +732,7 @@ impl Sender {
         min_nonce: u64,
         now: u64,
         report: &mut StepReport,
+        broadcasts: &mut JoinSet<()>,
     ) -> Result<(), SendError> {
         let (key, holder) = (payout.key.as_str(), self.holder());
         let result = match decision {
@@ -611,7 +742,11 @@ impl Sender {
                         report.sent += 1;
                         self.metrics.tx_sent();
                         info!(payout = key, %what, hash = %record.hash(), nonce = record.nonce, gas_price = record.gas_price, "sending");
-                        self.broadcast(&record, *request).await;
+                        if broadcasts.len() >= BROADCAST_IN_FLIGHT {
+                            broadcasts.join_next().await;
+                        }
+                        let this = self.clone();
+                        broadcasts.spawn(async move { this.broadcast(&record, *request).await });
                         Ok(())
                     }
                     Err(StoreError::Build(reason)) => {
@@ -736,8 +871,17 @@ impl Sender {
             .latest()
             .await
             .map_err(node("eth_getTransactionCount"))?;
-        for tx in &open {
-            if let Err(err) = self.track_one(tx, head, mined_nonce, report).await {
+        // The receipts are read concurrently (the round trips, not the store, bound a step
+        // with many open transactions); the transactions are then followed up one by one.
+        let receipts = self.receipts(&open).await;
+        for (tx, receipt) in open.iter().zip(receipts) {
+            let tracked = match receipt {
+                Some(Ok(receipt)) => self.track_one(tx, receipt, head, mined_nonce, report).await,
+                Some(Err(err)) => Err(err),
+                // Its read panicked: followed up at the next step.
+                None => continue,
+            };
+            if let Err(err) = tracked {
                 if err.is_transient() {
                     return Err(err);
                 }
@@ -747,22 +891,59 @@ impl Sender {
         Ok(())
     }
 
+    /// The receipt of each transaction ([`Self::receipt`]), read with up to [`TRACK_IN_FLIGHT`]
+    /// requests in flight, in the order of `txs` (`None` where the read panicked).
+    async fn receipts(
+        &self,
+        txs: &[TxRecord],
+    ) -> Vec<Option<Result<Option<TransactionReceipt>, SendError>>> {
+        let mut receipts: Vec<_> = (0..txs.len()).map(|_| None).collect();
+        let mut tasks = JoinSet::new();
+        for (index, tx) in txs.iter().enumerate() {
+            if tasks.len() >= TRACK_IN_FLIGHT
+                && let Some(Ok((index, receipt))) = tasks.join_next().await
+            {
+                receipts[index] = Some(receipt);
+            }
+            let (this, hashes) = (self.clone(), tx.hashes.clone());
+            tasks.spawn(async move { (index, this.receipt(&hashes).await) });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((index, receipt)) => receipts[index] = Some(receipt),
+                Err(err) => error!(%err, "a receipt read panicked"),
+            }
+        }
+        receipts
+    }
+
+    /// The receipt of the newest of `hashes` (one transaction's versions) that has one.
+    async fn receipt(&self, hashes: &[B256]) -> Result<Option<TransactionReceipt>, SendError> {
+        for &hash in hashes.iter().rev() {
+            let receipt = self
+                .shared
+                .provider
+                .get_transaction_receipt(hash)
+                .await
+                .map_err(node("eth_getTransactionReceipt"))?;
+            if receipt.is_some() {
+                return Ok(receipt);
+            }
+        }
+        Ok(None)
+    }
+
     async fn track_one(
         &self,
         tx: &TxRecord,
+        receipt: Option<TransactionReceipt>,
         head: &Head,
         mined_nonce: u64,
         report: &mut StepReport,
     ) -> Result<(), SendError> {
         let provider = &self.shared.provider;
-        for &hash in tx.hashes.iter().rev() {
-            let receipt = provider
-                .get_transaction_receipt(hash)
-                .await
-                .map_err(node("eth_getTransactionReceipt"))?;
-            if let Some(receipt) = receipt {
-                return self.on_receipt(tx, &receipt, head, report).await;
-            }
+        if let Some(receipt) = receipt {
+            return self.on_receipt(tx, &receipt, head, report).await;
         }
         if tx.status == TxStatus::Mined {
             warn!(tx = %tx.id, hash = %tx.hash(), block = ?tx.mined_block, "the receipt is gone (reorg): waiting for the transaction again");
@@ -770,6 +951,11 @@ impl Sender {
             return Ok(());
         }
         if mined_nonce > tx.nonce {
+            // A node may count the nonce a moment before it serves the receipt of the block
+            // being mined (anvil does): look once more before calling it someone else's.
+            if let Some(receipt) = self.receipt(&tx.hashes).await? {
+                return self.on_receipt(tx, &receipt, head, report).await;
+            }
             let error = format!(
                 "nonce {} was used by a transaction that is none of the relayer's; the payout is re-checked",
                 tx.nonce
@@ -952,9 +1138,11 @@ impl Sender {
     }
 
     /// Fills a nonce no stored transaction covers with a 0-value transfer to the signer itself
-    /// (so the transactions after it can be mined). Not recorded: it pays nothing, and the store
-    /// only allocates nonces upwards.
-    async fn fill_gap(&self, nonce: u64) -> Result<(), SendError> {
+    /// (so the transactions after it can be mined). Recorded before it is broadcast, in one
+    /// store transaction with the check that the nonce is free ([`Store::record_gap_fill`]): a
+    /// restart sees the nonce covered, the tracker confirms, rebroadcasts or replaces it like any
+    /// other, and the metrics count it.
+    async fn fill_gap(&self, nonce: u64) -> Result<TxRecord, SendError> {
         let address = self.address();
         let mut request = TransactionRequest::default()
             .to(address)
@@ -967,12 +1155,20 @@ impl Sender {
         }
         let request =
             tx::prepare(&self.shared.provider, &self.shared.tx_policy, address, request).await?;
-        let signed = NewTx::sign_request(&self.shared.signer, &request, nonce)
-            .map_err(|err| SendError::Node(TxError::Sign(err)))?;
-        let signed = SignedTx { hash: signed.hash, from: address, nonce, raw: signed.raw, request };
-        tx::broadcast(&self.shared.provider, &signed).await?;
-        warn!(nonce, hash = %signed.hash, "filled a nonce gap with a 0-value transfer to the signer itself");
-        Ok(())
+        let signer = self.shared.signer.clone();
+        let to_sign = request.clone();
+        let record = self
+            .store()
+            .record_gap_fill(
+                address,
+                nonce,
+                Box::new(move |nonce| NewTx::sign_request(&signer, &to_sign, nonce)),
+            )
+            .await?;
+        self.metrics.tx_sent();
+        warn!(nonce, hash = %record.hash(), tx = %record.id, "filling a nonce gap with a 0-value transfer to the signer itself");
+        self.broadcast(&record, request).await;
+        Ok(record)
     }
 
     // ---- balance ------------------------------------------------------------------------------
@@ -1075,9 +1271,13 @@ impl Task for Sender {
             if ctx.cancel.is_cancelled() {
                 return Ok(());
             }
+            // Read before the step: payouts the watcher inserts during it wake the next one.
+            let inserted = self.inserted();
+            let mut idle = false;
             let delay = match self.step().await {
                 Ok(report) => {
                     failures = 0;
+                    idle = true;
                     if report != StepReport::default() {
                         debug!(?report, "sender step");
                     }
@@ -1098,7 +1298,12 @@ impl Task for Sender {
                     delay
                 }
             };
-            if sleep_or_cancelled(&ctx.cancel, delay).await {
+            let cancelled = if idle {
+                self.idle(&ctx.cancel, delay, inserted).await
+            } else {
+                sleep_or_cancelled(&ctx.cancel, delay).await
+            };
+            if cancelled {
                 return Ok(());
             }
         }

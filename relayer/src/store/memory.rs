@@ -365,6 +365,44 @@ impl Store for MemoryStore {
         Ok(record)
     }
 
+    async fn record_gap_fill(
+        &self,
+        signer: Address,
+        nonce: u64,
+        build: BuildTx<'_>,
+    ) -> StoreResult<TxRecord> {
+        let mut state = self.lock();
+        if state.txs.values().any(|tx| tx.signer == signer && tx.nonce == nonce) {
+            return Err(StoreError::NonceTaken { signer, nonce });
+        }
+        // The only caller code under the lock; nothing is changed before it returns.
+        let built = build(nonce).map_err(StoreError::Build)?;
+        if state.hashes.contains_key(&built.hash) {
+            return Err(StoreError::DuplicateHash(built.hash));
+        }
+        let now = unix_now();
+        state.next_tx_id += 1;
+        let id = TxId(state.next_tx_id);
+        let record = TxRecord {
+            id,
+            signer,
+            nonce,
+            hashes: vec![built.hash],
+            raw: built.raw,
+            gas_price: built.gas_price,
+            status: TxStatus::Pending,
+            mined_block: None,
+            payout_key: None,
+            created_at: now,
+            updated_at: now,
+        };
+        state.txs.insert(id, record.clone());
+        state.hashes.insert(built.hash, id);
+        let next = state.nonces.entry(signer).or_insert(0);
+        *next = (*next).max(nonce + 1);
+        Ok(record)
+    }
+
     async fn next_nonce(&self, signer: Address) -> StoreResult<Option<u64>> {
         Ok(self.lock().nonces.get(&signer).copied())
     }

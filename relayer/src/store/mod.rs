@@ -3,12 +3,13 @@
 //!
 //! # One trait, several backends
 //! [`Store`] is the only way the tasks touch persistent state. [`memory::MemoryStore`] (tests,
-//! benchmarks) and [`sqlite::SqliteStore`] (the embedded default) implement it today; issue 14
-//! adds PostgreSQL behind the same trait, for several relayer instances on one database. The
-//! shared test suite (`relayer/tests/it/store.rs`) runs the same tests against every backend.
+//! benchmarks), [`sqlite::SqliteStore`] (the embedded default) and [`postgres::PostgresStore`]
+//! (several relayer instances on one database) implement it. The schemas of both databases are
+//! in [`migrations`]. The shared test suite (`relayer/tests/it/store.rs`) runs the same tests
+//! against every backend.
 //!
 //! # Why `async_trait` (a `dyn Store`) and not a generic `S: Store`
-//! The backend is picked at run time from the `storage` URL (`sqlite://`, later `postgres://`,
+//! The backend is picked at run time from the `storage` URL (`sqlite://`, `postgres://`,
 //! `memory://`), and the store is shared by every task (watcher, scheduler, sender, API). With
 //! `Arc<dyn Store>` the tasks, the service and the API state stay free of a type parameter that
 //! would otherwise spread through every signature, and a new backend needs no change to them.
@@ -31,12 +32,20 @@
 //! - **The nonce is allocated in the transaction that records the signed transaction**
 //!   ([`Store::allocate_nonce_and_record_tx`]), so two senders sharing a signer never sign two
 //!   transactions with one nonce, nonces have no holes the store does not know about, and a payout
-//!   gets at most one transaction per claim (the OpenZeppelin Relayer double-send race).
+//!   gets at most one transaction per claim (the OpenZeppelin Relayer double-send race). The
+//!   one transaction signed at a nonce the store did not pick, the sender's filler of a nonce
+//!   gap, is recorded the same way ([`Store::record_gap_fill`]: checked free, signed and
+//!   recorded in one storage transaction).
+//! - **One cursor mover**: with several instances on one database, the instance holding
+//!   [`CURSOR_LEASE`] ([`Store::acquire_lease`]) is the one that may advance the log cursor;
+//!   the lease ends when its holder stops renewing it, and another instance takes it over.
 //!
 //! Times are unix seconds (`u64`): the chain's clock for `due_at` and lease ends (callers pass
 //! `now`), the machine's for `created_at` / `updated_at`.
 
 pub mod memory;
+pub mod migrations;
+pub mod postgres;
 pub mod sqlite;
 
 use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};
@@ -109,6 +118,15 @@ pub enum StoreError {
     /// A transaction hash is already recorded (for another transaction, or twice for this one).
     #[error("transaction hash {0} is already recorded")]
     DuplicateHash(B256),
+    /// [`Store::record_gap_fill`]: a transaction of the signer with that nonce is already
+    /// recorded (it is no gap).
+    #[error("nonce {nonce} of {signer} is already recorded")]
+    NonceTaken {
+        /// The signer.
+        signer: Address,
+        /// The nonce.
+        nonce: u64,
+    },
     /// The storage URL names a backend this build cannot open.
     #[error("{0}")]
     Unsupported(String),
@@ -139,6 +157,19 @@ impl StoreError {
                 | sqlx::Error::PoolTimedOut
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db)
+                    if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() =>
+                {
+                    // PostgreSQL SQLSTATEs: serialization failure, deadlock, lock not
+                    // available, too many connections, server shutting down or restarting,
+                    // and the connection exceptions (class 08).
+                    db.code().is_some_and(|code| {
+                        matches!(
+                            code.as_ref(),
+                            "40001" | "40P01" | "55P03" | "53300" | "57P01" | "57P02" | "57P03"
+                        ) || code.starts_with("08")
+                    })
+                }
                 sqlx::Error::Database(db) => {
                     // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included.
                     db.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| {
@@ -241,6 +272,17 @@ pub enum PayoutKind {
         /// The streams of this chunk.
         stream_ids: Vec<U256>,
     },
+    /// `MilestoneEscrow.finalizeCancel(job)` once the worker's cancellation notice is over:
+    /// refunds the client's unsubmitted funded milestones and marks the job `Cancelled`.
+    FinalizeCancel {
+        /// The escrow contract.
+        escrow: Address,
+        /// Job id.
+        job: U256,
+        /// Last second of the notice, from `CancellationNoticed.noticeEnd` (the sender re-reads
+        /// the job's `cancelNoticeEnd` before sending).
+        notice_end: u64,
+    },
     /// A signed request accepted by the API ([`ApiRequest`]).
     Request {
         /// The request.
@@ -249,10 +291,11 @@ pub enum PayoutKind {
 }
 
 impl PayoutKind {
-    /// Short name: `release`, `payday`, `threshold` or `request`.
+    /// Short name: `release`, `payday`, `threshold`, `finalize` or `request`.
     pub const fn name(&self) -> &'static str {
         match self {
             Self::Release { .. } => "release",
+            Self::FinalizeCancel { .. } => "finalize",
             Self::Payday { .. } => "payday",
             Self::Threshold { .. } => "threshold",
             Self::Request { .. } => "request",
@@ -446,6 +489,18 @@ impl NewPayout {
         }
     }
 
+    /// The `finalizeCancel` of a job whose client gave notice, due one second after the notice
+    /// ends (`finalizeCancel` requires `now > cancelNoticeEnd`): key `finalize:{escrow}:{job}`
+    /// (a job gets at most one notice: `Cancelling` never goes back to `Active`).
+    pub fn finalize_cancel(escrow: Address, job: U256, notice_end: u64, source_block: u64) -> Self {
+        Self {
+            key: format!("finalize:{escrow:#x}:{job}"),
+            kind: PayoutKind::FinalizeCancel { escrow, job, notice_end },
+            due_at: notice_end.saturating_add(1),
+            source_block: Some(source_block),
+        }
+    }
+
     /// The payout of an API request: key `request:{id}`.
     pub fn request(id: RequestId, due_at: u64) -> Self {
         Self {
@@ -565,7 +620,8 @@ pub struct AllocateTx<'a> {
     /// The sending account.
     pub signer: Address,
     /// The payout the transaction pays (it must be `Sending` and leased to `holder`; it becomes
-    /// `Sent`). `None` for a transaction of the sender's own, e.g. filling a nonce gap.
+    /// `Sent`). `None` for a transaction of the sender's own at the next nonce (a gap below it
+    /// is filled with [`Store::record_gap_fill`], which takes the nonce it needs).
     pub payout_key: Option<&'a str>,
     /// The caller's holder id (see [`Store::claim_due`]).
     pub holder: &'a str,
@@ -877,6 +933,22 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         build: BuildTx<'_>,
     ) -> StoreResult<TxRecord>;
 
+    /// Records a transaction of the signer's own at a nonce it chose: the sender's filler of a
+    /// nonce gap (a 0-value transfer to itself at a nonce below the store's next one that no
+    /// recorded transaction holds, e.g. one the chain's pending count made the store skip). In
+    /// ONE storage transaction: checks that no transaction of `signer` has `nonce` (whatever its
+    /// status: [`StoreError::NonceTaken`]); calls `build(nonce)` to sign; records it `Pending`
+    /// without a payout; raises the signer's next nonce to `nonce + 1` when it was lower. Any
+    /// failure (or a panic in `build`) writes nothing. From then on it is tracked like every
+    /// recorded transaction (confirmed, rebroadcast, replaced with a higher price), and a
+    /// restart finds the nonce covered instead of filling it again.
+    async fn record_gap_fill(
+        &self,
+        signer: Address,
+        nonce: u64,
+        build: BuildTx<'_>,
+    ) -> StoreResult<TxRecord>;
+
     /// The next nonce the store would give `signer` (before `min_nonce`), `None` if it never
     /// signed.
     async fn next_nonce(&self, signer: Address) -> StoreResult<Option<u64>>;
@@ -909,11 +981,43 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// A request by id, with its status, transaction hash and error taken from its payout.
     async fn request(&self, id: RequestId) -> StoreResult<Option<ApiRequest>>;
 
+    // ---- leader leases (several instances on one database) ---------------------------------
+
+    /// Takes or renews the lease `name` (e.g. [`CURSOR_LEASE`]) for `holder` until
+    /// `now + lease`, when it is free, ended before `now` (its holder died or stopped renewing)
+    /// or already `holder`'s; returns the lease as stored afterwards: `holder`'s when granted,
+    /// the current holder's when refused. One statement, so two instances never both get it.
+    ///
+    /// The default serves the single-instance backends (memory, SQLite: one relayer per file)
+    /// and always grants it; [`postgres::PostgresStore`] keeps it in the database.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: u64,
+        lease: Duration,
+    ) -> StoreResult<Lease> {
+        let _ = name;
+        Ok(Lease { holder: holder.to_owned(), until: lease_end(now, lease) })
+    }
+
+    /// Gives up the lease `name` if `holder` holds it (a clean shutdown: another instance takes
+    /// it over at its next try instead of after the lease ends). A no-op otherwise.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let _ = (name, holder);
+        Ok(())
+    }
+
     // ---- lifecycle ------------------------------------------------------------------------
 
     /// Flushes and closes (a WAL checkpoint on SQLite). Calls after this fail.
     async fn close(&self);
 }
+
+/// The lease ([`Store::acquire_lease`]) of the instance that moves the log cursor: with several
+/// instances on one database, only its holder runs [`Store::advance`] and
+/// [`Store::rollback_to`]; the others take over within one lease when it dies.
+pub const CURSOR_LEASE: &str = "cursor";
 
 /// Where the relayer keeps its state, parsed from the `storage` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -922,18 +1026,20 @@ pub enum StorageUrl {
     Sqlite(PathBuf),
     /// `memory://`: nothing survives a restart (tests and benchmarks only).
     Memory,
-    /// `postgres://...`: reserved for issue 14. The URL is kept for messages (password
-    /// redacted by [`StorageUrl::redacted`]).
+    /// `postgres://...` (or `postgresql://...`): a PostgreSQL database several instances may
+    /// share ([`postgres::PostgresStore`]). Shown only through [`StorageUrl::redacted`]
+    /// (credentials and database name removed).
     Postgres(String),
 }
 
 impl StorageUrl {
-    /// The URL with any password replaced by `***`.
+    /// The URL as it may be shown: a SQLite path, or `postgres://host:port/…`
+    /// (`shiftpay_bindings::rpc::redact_url`: no user, password or database name).
     pub fn redacted(&self) -> String {
         match self {
             Self::Sqlite(path) => format!("sqlite://{}", path.display()),
             Self::Memory => "memory://".to_owned(),
-            Self::Postgres(url) => crate::config::redact_url(url),
+            Self::Postgres(url) => shiftpay_bindings::rpc::redact_url(url),
         }
     }
 }
@@ -943,10 +1049,7 @@ pub async fn open(url: &StorageUrl) -> StoreResult<Arc<dyn Store>> {
     match url {
         StorageUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
         StorageUrl::Memory => Ok(Arc::new(memory::MemoryStore::new())),
-        StorageUrl::Postgres(_) => Err(StoreError::Unsupported(format!(
-            "storage {}: PostgreSQL is not supported yet (issue 14); use sqlite://PATH",
-            url.redacted()
-        ))),
+        StorageUrl::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(url).await?)),
     }
 }
 
@@ -1119,6 +1222,12 @@ mod tests {
         assert_eq!(release.key, "release:0xabababababababababababababababababababab:7:2:1000");
         assert_eq!(release.due_at, 1_001);
         assert_eq!(release.source_block, Some(55));
+        let finalize = NewPayout::finalize_cancel(escrow, U256::from(7), 2_000, 56);
+        assert_eq!(finalize.key, "finalize:0xabababababababababababababababababababab:7");
+        assert_eq!((finalize.due_at, finalize.source_block), (2_001, Some(56)));
+        assert_eq!(finalize.kind.name(), "finalize");
+        let kind = serde_json::to_string(&finalize.kind).unwrap();
+        assert_eq!(serde_json::from_str::<PayoutKind>(&kind).unwrap(), finalize.kind);
         let payday = NewPayout::payday(escrow, 1_700_000_000, 3, vec![U256::from(1)]);
         assert_eq!(payday.key, "payday:0xabababababababababababababababababababab:1700000000:3");
         let kind = serde_json::to_string(&release.kind).unwrap();

@@ -639,6 +639,66 @@ impl Store for SqliteStore {
         Ok(record)
     }
 
+    async fn record_gap_fill(
+        &self,
+        signer: Address,
+        nonce: u64,
+        build: BuildTx<'_>,
+    ) -> StoreResult<TxRecord> {
+        let mut tx = self.write().await?;
+        let signer_hex = hex(signer);
+        let taken = sqlx::query("SELECT 1 FROM txs WHERE signer = $1 AND nonce = $2")
+            .bind(&signer_hex)
+            .bind(int(nonce))
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if taken {
+            return Err(StoreError::NonceTaken { signer, nonce });
+        }
+        // Dropping `tx` on any early return (an error, or a panic in `build`) rolls back.
+        let built = build(nonce).map_err(StoreError::Build)?;
+        if hash_known(&mut tx, built.hash).await? {
+            return Err(StoreError::DuplicateHash(built.hash));
+        }
+        let now = int(unix_now());
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO txs (signer, nonce, raw, gas_price, status, payout_key, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, NULL, $6, $6) RETURNING id",
+        )
+        .bind(&signer_hex)
+        .bind(int(nonce))
+        .bind(built.raw.as_ref())
+        .bind(built.gas_price.to_string())
+        .bind(TxStatus::Pending.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO tx_hashes (hash, tx_id, seq) VALUES ($1, $2, 0)")
+            .bind(hex(built.hash))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let stored: Option<i64> =
+            sqlx::query_scalar("SELECT next_nonce FROM nonces WHERE signer = $1")
+                .bind(&signer_hex)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if stored.is_none_or(|next| next <= int(nonce)) {
+            sqlx::query(
+                "INSERT INTO nonces (signer, next_nonce) VALUES ($1, $2) \
+                 ON CONFLICT (signer) DO UPDATE SET next_nonce = excluded.next_nonce",
+            )
+            .bind(&signer_hex)
+            .bind(int(nonce + 1))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let record = require_tx(&mut tx, TxId(id)).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
     async fn next_nonce(&self, signer: Address) -> StoreResult<Option<u64>> {
         let row = sqlx::query("SELECT next_nonce FROM nonces WHERE signer = $1")
             .bind(hex(signer))

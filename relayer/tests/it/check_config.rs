@@ -42,6 +42,9 @@ fn the_example_parses_with_its_annotated_values() {
     assert!(matches!(&config.storage, StorageUrl::Sqlite(p) if p.ends_with("shiftpay-relayer.db")));
     assert_eq!(config.api.body_limit, 64 * 1024);
     assert_eq!(config.api.cors_origins, ["http://localhost:5173"]);
+    assert_eq!(config.api.ready_max_lag, 50);
+    assert!(config.release.enabled);
+    assert!(config.finalize_cancel.enabled);
     assert_eq!(config.gas.bump_pct, 40);
     assert_eq!(config.gas.max_multiple, Some(80));
     assert_eq!(config.payout_threshold.get("tRIF").map(String::as_str), Some("500"));
@@ -69,14 +72,24 @@ fn check_config_reports_parse_errors_all_at_once() {
         "chain = \"devnet\"\npoll_interval = \"often\"\n[api]\nlisten = \"nowhere\"\n",
     )
     .unwrap();
-    let (ok, _, stderr) =
-        check_config(&path, dir.path(), &[("SHIFTPAY_RELAYER_GAS_BUMP_PCT", "5")]);
+    let (ok, _, stderr) = check_config(
+        &path,
+        dir.path(),
+        &[
+            ("SHIFTPAY_RELAYER_GAS_BUMP_PCT", "5"),
+            ("SHIFTPAY_RELAYER_API_READY_MAX_LAG", "0"),
+            ("SHIFTPAY_RELAYER_FINALIZE_CANCEL_ENABLED", "maybe"),
+        ],
+    );
     assert!(!ok);
-    assert!(stderr.contains("4 configuration problems"), "{stderr}");
+    assert!(stderr.contains("6 configuration problems"), "{stderr}");
     for needle in [
         "poll_interval:",
         "api.listen:",
         "gas.bump_pct (from SHIFTPAY_RELAYER_GAS_BUMP_PCT): must be from 40",
+        // 0 would flap between two polls of the watcher.
+        "api.ready_max_lag (from SHIFTPAY_RELAYER_API_READY_MAX_LAG): must be from 1 to 1000000, found 0",
+        "finalize_cancel.enabled (from SHIFTPAY_RELAYER_FINALIZE_CANCEL_ENABLED): expected true or false",
         "signer: no signing key",
     ] {
         assert!(stderr.contains(needle), "{needle} not in {stderr}");
@@ -90,7 +103,8 @@ fn check_config_prints_the_resolved_config_without_secrets() {
     let path = dir.path().join("relayer.toml");
     std::fs::write(
         &path,
-        "chain = \"devnet\"\nstorage = \"sqlite://relayer.db\"\npaydays = [\"daily 9:30\"]\n",
+        "chain = \"devnet\"\nstorage = \"sqlite://relayer.db\"\npaydays = [\"daily 9:30\"]\n\
+         [finalize_cancel]\nenabled = false\n[api]\nready_max_lag = 20\n",
     )
     .unwrap();
     let (ok, stdout, stderr) = check_config(
@@ -102,6 +116,8 @@ fn check_config_prints_the_resolved_config_without_secrets() {
                 "SHIFTPAY_RELAYER_RPC_URL",
                 "https://user:secret@rpc.example.org/v1/0123456789abcdef0123",
             ),
+            // The environment wins over the file.
+            ("SHIFTPAY_RELAYER_API_READY_MAX_LAG", "120"),
         ],
     );
     assert!(ok, "{stderr}");
@@ -112,12 +128,22 @@ fn check_config_prints_the_resolved_config_without_secrets() {
     assert_eq!(resolved["poll_interval"].as_str(), Some("1s"));
     assert_eq!(resolved["paydays"].as_array().unwrap()[0].as_str(), Some("daily 09:30"));
     assert_eq!(resolved["api"]["listen"].as_str(), Some("127.0.0.1:8546"));
-    assert_eq!(resolved["rpc_url"].as_str(), Some("https://user:***@rpc.example.org/v1/***"));
+    assert_eq!(resolved["api"]["ready_max_lag"].as_integer(), Some(120));
+    assert_eq!(resolved["finalize_cancel"]["enabled"].as_bool(), Some(false));
+    assert_eq!(resolved["release"]["enabled"].as_bool(), Some(true));
+    // shiftpay_bindings::rpc::redact_url: the host only, never the user or the key.
+    assert_eq!(resolved["rpc_url"].as_str(), Some("https://rpc.example.org/…"));
     assert_eq!(resolved["signer"].as_str(), Some("private key from SHIFTPAY_PRIVATE_KEY"));
-    assert!(stdout.contains("# environment: SHIFTPAY_RELAYER_RPC_URL"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "# environment: SHIFTPAY_RELAYER_API_READY_MAX_LAG, SHIFTPAY_RELAYER_RPC_URL"
+        ),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("# signer address: 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
         "{stdout}"
     );
     assert!(!stdout.contains(&DEV_KEY[2..]) && !stdout.contains("secret"), "{stdout}");
+    assert!(!stdout.contains("user") && !stdout.contains("0123456789abcdef"), "{stdout}");
 }

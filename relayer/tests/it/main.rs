@@ -1,9 +1,14 @@
 //! Integration tests of `shiftpay-relayer` (one test binary, `cargo test -p shiftpay-relayer`).
 
 mod api;
+mod binary;
 mod check_config;
 mod common;
 mod devnet;
+mod e2e;
+mod faults;
+mod finalize;
+mod instances;
 mod scheduler;
 mod sender;
 mod service;

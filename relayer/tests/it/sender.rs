@@ -293,11 +293,35 @@ async fn reconcile_fills_a_nonce_gap_and_rebroadcasts_what_follows_it() {
 
     let report = sender.reconcile().await.unwrap();
     assert_eq!(report.gaps_filled, 1, "{report:?}");
+    // The filler is recorded (no payout) at the missing nonce, before it was broadcast.
+    let at_gap: Vec<_> = ctx
+        .store
+        .txs_with_status(TxStatus::ALL)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|tx| tx.nonce == chain_nonce)
+        .collect();
+    assert_eq!(at_gap.len(), 1, "{at_gap:?}");
+    let fill = at_gap[0].clone();
+    assert_eq!((fill.payout_key.as_deref(), fill.signer), (None, dev_address(RELAYER)));
+    assert_eq!(metrics.counters().sent, 1);
+    // A restart's reconcile finds the nonce covered: nothing filled twice.
+    let report = sender.reconcile().await.unwrap();
+    assert_eq!(report.gaps_filled, 0, "{report:?}");
     eventually(Duration::from_secs(10), "the withdrawal to be confirmed", || async {
         sender.step().await.unwrap();
         ctx.store.request(id).await.unwrap().unwrap().status == RequestStatus::Confirmed
     })
     .await;
+    // Followed up like any transaction: confirmed and counted.
+    eventually(Duration::from_secs(10), "the filler to be confirmed", || async {
+        sender.step().await.unwrap();
+        ctx.store.tx(fill.id).await.unwrap().unwrap().status == TxStatus::Confirmed
+    })
+    .await;
+    assert_eq!(metrics.counters().confirmed, 2);
+    assert_eq!(net.proxy.count("eth_sendRawTransaction"), 2);
     assert_eq!(net.relayer_nonce().await, chain_nonce + 2);
     let executed = Payroll::SignedWithdrawalExecuted::SIGNATURE_HASH;
     assert_eq!(net.count_events(net.payroll(), executed).await, 1);
@@ -316,4 +340,5 @@ async fn reconcile_fills_a_nonce_gap_and_rebroadcasts_what_follows_it() {
     let filler = filler.expect("the gap filler was mined");
     assert_eq!(filler.to(), Some(relayer));
     assert!(filler.value().is_zero());
+    assert_eq!(*filler.inner.tx_hash(), fill.hash());
 }

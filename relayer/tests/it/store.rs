@@ -1,9 +1,14 @@
 //! The storage test suite: the same tests against every [`Store`] backend.
 //!
 //! Each test is a generic `async fn name<B: Backend>(backend: B)`; `store_suite!` instantiates
-//! it once per backend (`store::memory::name`, `store::sqlite::name`). Issue 14 adds a
-//! PostgreSQL `Backend` and one line to the macro. "Reopening" gives a new handle on the same
-//! data: the same file for SQLite, the same shared state for the in-memory store.
+//! it once per backend (`store::memory::name`, `store::sqlite::name`, `store::postgres::name`).
+//! "Reopening" gives a new handle on the same data: the same file for SQLite, the same shared
+//! state for the in-memory store, a new connection pool on the same schema for PostgreSQL (what
+//! a second relayer instance is).
+//!
+//! PostgreSQL tests run against `SHIFTPAY_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); each creates its own schema with a random name
+//! and drops it at the end, also when it panics ([`Postgres`]'s `Drop`).
 
 use std::{
     collections::{BTreeSet, HashSet},
@@ -16,8 +21,9 @@ use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
 use shiftpay_relayer::store::{
     Advance, AllocateTx, BlockRef, Cursor, NewPayout, NewRequest, NewTx, PayoutStatus, RequestId,
     RequestKind, RequestStatus, Store, StoreError, TxStatus, TxUpdate, memory::MemoryStore,
-    request_payout_key, sqlite::SqliteStore,
+    postgres::PostgresStore, request_payout_key, sqlite::SqliteStore,
 };
+use sqlx::{Connection, postgres::PgConnectOptions};
 
 /// A way to open (and reopen) one store.
 #[async_trait::async_trait]
@@ -45,6 +51,82 @@ impl Backend for Sqlite {
     async fn open(&self) -> Arc<dyn Store> {
         Arc::new(SqliteStore::open(&self.path).await.expect("open the SQLite store"))
     }
+}
+
+/// The PostgreSQL server the tests use.
+fn postgres_url() -> String {
+    std::env::var("SHIFTPAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A schema of its own on the test server: created by [`postgres`], dropped (with everything
+/// in it) when this is dropped, a panicking test included.
+pub(crate) struct Postgres {
+    schema: String,
+}
+
+impl Postgres {
+    /// Connect options whose `search_path` is this schema (what `?options=-c search_path=...`
+    /// in a `storage` URL does).
+    pub(crate) fn options(&self) -> PgConnectOptions {
+        postgres_url()
+            .parse::<PgConnectOptions>()
+            .expect("SHIFTPAY_TEST_POSTGRES_URL")
+            .options([("search_path", self.schema.as_str())])
+    }
+
+    /// The `storage` URL of this schema.
+    pub(crate) fn storage_url(&self) -> String {
+        let url = postgres_url();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-c%20search_path%3D{}", self.schema)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Postgres {
+    async fn open(&self) -> Arc<dyn Store> {
+        Arc::new(
+            PostgresStore::connect_with(self.options()).await.expect("open the PostgreSQL store"),
+        )
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Drop may run inside the test's runtime (no blocking there) or while unwinding: a
+        // thread of its own with a runtime of its own, joined.
+        let schema = self.schema.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.ok()?;
+                // Bounded: a connection left inside a transaction must not hang the test.
+                sqlx::query("SET lock_timeout = '10s'").execute(&mut conn).await.ok()?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|err| eprintln!("cannot drop schema {schema}: {err}"))
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("schema {} may be left behind", self.schema);
+        }
+    }
+}
+
+/// A new schema with a random name on the test server.
+pub(crate) async fn postgres() -> Postgres {
+    let schema = format!("shiftpay_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap_or_else(|err| {
+        panic!("PostgreSQL at {} (SHIFTPAY_TEST_POSTGRES_URL): {err}", postgres_url())
+    });
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\"")).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    Postgres { schema }
 }
 
 fn memory() -> Memory {
@@ -75,6 +157,14 @@ macro_rules! store_suite {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::postgres().await).await;
+                }
+            )*
+        }
     };
 }
 
@@ -89,6 +179,8 @@ store_suite!(
     replacements_and_lookups,
     request_status_follows_its_payout,
     committed_state_survives_drop_without_close,
+    gap_fills_are_recorded_like_every_send,
+    finalize_payouts_are_keyed_per_job_and_rolled_back,
 );
 
 const ESCROW: Address = Address::repeat_byte(0xe5);
@@ -496,6 +588,132 @@ async fn failed_or_panicking_build_writes_nothing<B: Backend>(backend: B) {
     assert_eq!(tx.nonce, 1);
 }
 
+/// The sender's nonce-gap filler: checked free, signed and recorded in one storage
+/// transaction; followed up like any transaction; seen after a reopen; never twice per nonce.
+async fn gap_fills_are_recorded_like_every_send<B: Backend>(backend: B) {
+    let store = backend.open().await;
+    // Nonces 0..3 allocated, then the chain's pending count made the store jump to 5: 3 and 4
+    // are holes no record covers.
+    for _ in 0..3 {
+        send_other(store.as_ref()).await;
+    }
+    let jumped = store
+        .allocate_nonce_and_record_tx(
+            AllocateTx { min_nonce: 5, ..alloc(None, "a") },
+            Box::new(|n| Ok(fake_tx("jump", n))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(jumped.nonce, 5);
+
+    let fill =
+        store.record_gap_fill(SIGNER, 3, Box::new(|n| Ok(fake_tx("fill", n)))).await.unwrap();
+    assert_eq!((fill.nonce, fill.status, fill.payout_key.as_deref()), (3, TxStatus::Pending, None));
+    assert_eq!(fill.hashes, vec![fake_tx("fill", 3).hash]);
+    // Below the next nonce: the next allocation is unchanged.
+    assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(6));
+
+    // Taken nonces are refused whatever their record's status, before anything is signed.
+    for taken in [0, 3, 5] {
+        let err = store
+            .record_gap_fill(SIGNER, taken, Box::new(|_| panic!("must not sign")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::NonceTaken { signer, nonce } if signer == SIGNER && nonce == taken),
+            "{err}"
+        );
+    }
+    // A failing or panicking build writes nothing and leaves the nonce free.
+    let err = store
+        .record_gap_fill(SIGNER, 4, Box::new(|_| Err("signer offline".into())))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, StoreError::Build(m) if m == "signer offline"), "{err}");
+    let crashing = backend.open().await;
+    let crashed = tokio::spawn(async move {
+        crashing.record_gap_fill(SIGNER, 4, Box::new(|_| panic!("crash while signing"))).await
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    // A hash already recorded is refused too.
+    let dup = fill.hashes[0];
+    let err = store
+        .record_gap_fill(
+            SIGNER,
+            4,
+            Box::new(move |_| Ok(NewTx { hash: dup, raw: Bytes::from_static(&[1]), gas_price: 1 })),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::DuplicateHash(h) if h == dup), "{err}");
+
+    // A restart sees it: open, by hash, in nonce order among the signer's transactions.
+    store.close().await;
+    let store = backend.open().await;
+    assert_eq!(store.tx_by_hash(fill.hash()).await.unwrap().unwrap().id, fill.id);
+    let open: Vec<u64> = store
+        .txs_with_status(&[TxStatus::Pending, TxStatus::Mined, TxStatus::Dropped])
+        .await
+        .unwrap()
+        .iter()
+        .map(|tx| tx.nonce)
+        .collect();
+    assert_eq!(open, [0, 1, 2, 3, 5]);
+    // Replaced and confirmed like any transaction (no payout to change with it).
+    let v2 = store.record_replacement(fill.id, fake_tx("fill v2", 3)).await.unwrap();
+    assert_eq!(v2.hashes.len(), 2);
+    for status in [TxStatus::Mined, TxStatus::Confirmed] {
+        let update = TxUpdate {
+            status,
+            mined_block: Some(9),
+            payout_status: Some(PayoutStatus::Confirmed),
+            error: None,
+        };
+        assert_eq!(store.set_tx_status(fill.id, update).await.unwrap().status, status);
+    }
+    assert!(store.payout_counts().await.unwrap().values().all(|&n| n == 0));
+
+    // The other hole, and one above the next nonce (the next allocation follows it).
+    let four =
+        store.record_gap_fill(SIGNER, 4, Box::new(|n| Ok(fake_tx("fill", n)))).await.unwrap();
+    assert_eq!(four.nonce, 4);
+    assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(6));
+    store.record_gap_fill(SIGNER, 8, Box::new(|n| Ok(fake_tx("fill", n)))).await.unwrap();
+    assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(9));
+    // A signer that never signed starts its count after the fill.
+    let other = Address::repeat_byte(0x77);
+    store.record_gap_fill(other, 2, Box::new(|n| Ok(fake_tx("other fill", n)))).await.unwrap();
+    assert_eq!(store.next_nonce(other).await.unwrap(), Some(3));
+}
+
+/// `finalize:{escrow}:{job}`: one per job whatever the notice says, removed with its block by a
+/// reorg while unsent, kept once sent.
+async fn finalize_payouts_are_keyed_per_job_and_rolled_back<B: Backend>(backend: B) {
+    let store = backend.open().await;
+    let first = NewPayout::finalize_cancel(ESCROW, U256::from(1), 2_000, 10);
+    let (stored, inserted) = store.insert_payout_if_absent(first.clone()).await.unwrap();
+    assert!(inserted);
+    assert_eq!((stored.due_at, stored.status), (2_001, PayoutStatus::Pending));
+    assert_eq!(stored.kind, first.kind);
+    let again = NewPayout::finalize_cancel(ESCROW, U256::from(1), 3_000, 11);
+    let (stored, inserted) = store.insert_payout_if_absent(again).await.unwrap();
+    assert!(!inserted);
+    assert_eq!(stored.due_at, 2_001);
+    let other = NewPayout::finalize_cancel(ESCROW, U256::from(2), 2_500, 12);
+    store.insert_payout_if_absent(other.clone()).await.unwrap();
+    // Not due before the notice is over.
+    assert!(store.claim_due(2_000, 10, "a", LEASE).await.unwrap().is_empty());
+    let claimed = store.claim_due(2_001, 10, "a", LEASE).await.unwrap();
+    assert_eq!(claimed.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), [first.key.as_str()]);
+    send(store.as_ref(), &first.key, "a", "finalize").await;
+    // A reorg below both events: the sent one stays, the unsent one goes.
+    let rollback = store.rollback_to(9).await.unwrap();
+    assert_eq!(rollback.payouts_removed, vec![other.key.clone()]);
+    assert_eq!(store.payout(&first.key).await.unwrap().unwrap().status, PayoutStatus::Sent);
+    assert!(store.payout(&other.key).await.unwrap().is_none());
+}
+
 async fn send_other(store: &dyn Store) {
     store
         .allocate_nonce_and_record_tx(alloc(None, "a"), Box::new(|n| Ok(fake_tx("other", n))))
@@ -640,6 +858,333 @@ async fn committed_state_survives_drop_without_close<B: Backend>(backend: B) {
     assert_eq!(store.block_hash(2).await.unwrap(), Some(block(2).hash));
     assert_eq!(store.payout(&release(1, 0).key).await.unwrap().unwrap().status, PayoutStatus::Sent);
     assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(1));
+}
+
+// ---- several instances on one PostgreSQL database ------------------------------------------
+
+/// Two instances (two pools) on one schema, one signer, eight workers claiming and sending at
+/// once: every payout is claimed by one worker and paid by one transaction, the nonces are
+/// 0..n with none used twice, and the gap fills of two instances racing for the same holes
+/// take each hole once. Then a lease that expires moves a payout to the other instance, and the
+/// instance that lost it can no longer send it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_share_one_signer_without_reusing_a_nonce() {
+    const PAYOUTS: u32 = 60;
+    let db = postgres().await;
+    let instances = [db.open().await, db.open().await];
+    for i in 0..PAYOUTS {
+        instances[0]
+            .insert_payout_if_absent(NewPayout::payday(PAYROLL, 100, i, vec![]))
+            .await
+            .unwrap();
+    }
+    let mut workers = Vec::new();
+    for w in 0..8usize {
+        let store = Arc::clone(&instances[w % 2]);
+        workers.push(tokio::spawn(async move {
+            let holder = format!("instance{}/worker{w}", w % 2);
+            let (mut claimed, mut own_txs) = (Vec::new(), 0u64);
+            loop {
+                let batch = store.claim_due(100, 2, &holder, LEASE).await.unwrap();
+                if batch.is_empty() {
+                    return (claimed, own_txs);
+                }
+                for payout in batch {
+                    send(store.as_ref(), &payout.key, &holder, &holder).await;
+                    claimed.push(payout.key);
+                }
+                // A transaction without a payout, on the same signer, now and then.
+                if claimed.len() % 3 == 0 {
+                    let tag = holder.clone();
+                    store
+                        .allocate_nonce_and_record_tx(
+                            alloc(None, &holder),
+                            Box::new(move |n| Ok(fake_tx(&tag, n))),
+                        )
+                        .await
+                        .unwrap();
+                    own_txs += 1;
+                }
+            }
+        }));
+    }
+    let (mut claimed, mut own_txs) = (Vec::new(), 0);
+    for worker in workers {
+        let (keys, txs) = worker.await.unwrap();
+        claimed.extend(keys);
+        own_txs += txs;
+    }
+    let unique: HashSet<&String> = claimed.iter().collect();
+    assert_eq!(claimed.len(), PAYOUTS as usize, "every payout claimed once");
+    assert_eq!(unique.len(), PAYOUTS as usize, "no payout claimed by two workers");
+
+    let store = instances[1].as_ref();
+    let txs = store.txs_with_status(TxStatus::ALL).await.unwrap();
+    let total = u64::from(PAYOUTS) + own_txs;
+    assert_eq!(
+        txs.iter().map(|tx| tx.nonce).collect::<Vec<_>>(),
+        (0..total).collect::<Vec<_>>(),
+        "nonces gap-free, none used twice"
+    );
+    assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(total));
+    let mut paid = HashSet::new();
+    for tx in txs.iter().filter(|tx| tx.payout_key.is_some()) {
+        let key = tx.payout_key.clone().unwrap();
+        let payout = store.payout(&key).await.unwrap().unwrap();
+        assert_eq!((payout.status, payout.tx_id), (PayoutStatus::Sent, Some(tx.id)));
+        assert!(paid.insert(key), "a payout with two transactions");
+    }
+    assert_eq!(paid.len(), PAYOUTS as usize);
+    eprintln!("{total} transactions from 8 workers on 2 instances: nonces 0..{total}, unique");
+
+    // Holes below the next nonce, filled by both instances at once: each hole once.
+    let jumped = store
+        .allocate_nonce_and_record_tx(
+            AllocateTx { min_nonce: total + 4, ..alloc(None, "a") },
+            Box::new(|n| Ok(fake_tx("jump", n))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(jumped.nonce, total + 4);
+    let mut fills = Vec::new();
+    for (i, instance) in instances.iter().chain(instances.iter()).enumerate() {
+        let instance = Arc::clone(instance);
+        fills.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            for nonce in total..total + 4 {
+                let tag = format!("fill {i}");
+                match instance
+                    .record_gap_fill(SIGNER, nonce, Box::new(move |n| Ok(fake_tx(&tag, n))))
+                    .await
+                {
+                    Ok(tx) => won.push(tx.nonce),
+                    Err(StoreError::NonceTaken { nonce: taken, .. }) => assert_eq!(taken, nonce),
+                    Err(err) => panic!("gap fill {nonce}: {err}"),
+                }
+            }
+            won
+        }));
+    }
+    let mut filled = Vec::new();
+    for fill in fills {
+        filled.extend(fill.await.unwrap());
+    }
+    filled.sort_unstable();
+    assert_eq!(filled, (total..total + 4).collect::<Vec<_>>(), "each hole filled once");
+    assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(total + 5));
+
+    // Instance 0 claims and dies silently; once its lease is over instance 1 takes the payout,
+    // and the late instance 0 cannot send it any more.
+    let key = store
+        .insert_payout_if_absent(NewPayout::payday(PAYROLL, 500, 0, vec![]))
+        .await
+        .unwrap()
+        .0
+        .key;
+    assert_eq!(instances[0].claim_due(500, 10, "dead", LEASE).await.unwrap().len(), 1);
+    assert!(instances[1].claim_due(560, 10, "alive", LEASE).await.unwrap().is_empty());
+    let taken = instances[1].claim_due(561, 10, "alive", LEASE).await.unwrap();
+    assert_eq!(
+        taken.iter().map(|p| (p.key.as_str(), p.attempts)).collect::<Vec<_>>(),
+        [(key.as_str(), 2)]
+    );
+    let (late, alive) = tokio::join!(
+        instances[0].allocate_nonce_and_record_tx(
+            alloc(Some(&key), "dead"),
+            Box::new(|n| Ok(fake_tx("late", n)))
+        ),
+        instances[1].allocate_nonce_and_record_tx(
+            alloc(Some(&key), "alive"),
+            Box::new(|n| Ok(fake_tx("alive", n)))
+        ),
+    );
+    // Refused whichever commits first: the lease is not its own (LeaseLost), or the payout is
+    // already Sent by the other (InvalidTransition).
+    assert!(
+        matches!(late, Err(StoreError::LeaseLost { .. } | StoreError::InvalidTransition { .. })),
+        "{late:?}"
+    );
+    let alive = alive.unwrap();
+    assert_eq!(alive.nonce, total + 5);
+    assert_eq!(store.payout(&key).await.unwrap().unwrap().tx_id, Some(alive.id));
+
+    for instance in &instances {
+        instance.close().await;
+    }
+    // The guard drops the schema.
+    let schema = db.schema.clone();
+    drop(db);
+    let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1",
+    )
+    .bind(&schema)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "schema {schema} left behind");
+}
+
+/// The same signed request posted to two instances at once, many times over: one request and
+/// one payout per signature, both callers told about the same request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_store_one_request_per_signature() {
+    let db = postgres().await;
+    let instances = [db.open().await, db.open().await];
+    for round in 0..20 {
+        let tag = format!("sig {round}");
+        let posts = instances.iter().chain(instances.iter()).map(|instance| {
+            let instance = Arc::clone(instance);
+            let request = NewRequest {
+                id: RequestId::new(),
+                kind: RequestKind::Approve,
+                payload: serde_json::json!({ "signature": tag }),
+                signer: Address::repeat_byte(0x33),
+                digest: hash(&tag),
+                due_at: 100,
+            };
+            tokio::spawn(async move { instance.insert_request(request).await.unwrap() })
+        });
+        let mut answers = Vec::new();
+        for post in posts.collect::<Vec<_>>() {
+            answers.push(post.await.unwrap());
+        }
+        assert_eq!(answers.iter().filter(|(_, inserted)| *inserted).count(), 1, "{round}");
+        assert!(answers.iter().all(|(request, _)| request.id == answers[0].0.id), "{round}");
+    }
+    let counts = instances[0].payout_counts().await.unwrap();
+    assert_eq!(counts[&PayoutStatus::Pending], 20, "one payout per signature");
+    assert_eq!(counts.values().sum::<u64>(), 20);
+}
+
+/// The cursor's leader lease: one holder at a time, renewed by its holder, refused to the
+/// others while it runs, taken over once it ended (the holder died), at once after a release;
+/// of eight instances racing for an ended lease exactly one gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_cursor_lease_passes_to_another_instance_when_it_ends() {
+    use shiftpay_relayer::store::CURSOR_LEASE;
+    const TERM: Duration = Duration::from_secs(30);
+    let db = postgres().await;
+    let (a, b) = (db.open().await, db.open().await);
+    let holder = |lease: shiftpay_relayer::store::Lease| (lease.holder, lease.until);
+    assert_eq!(
+        holder(a.acquire_lease(CURSOR_LEASE, "a", 100, TERM).await.unwrap()),
+        ("a".into(), 130)
+    );
+    assert_eq!(
+        holder(b.acquire_lease(CURSOR_LEASE, "b", 120, TERM).await.unwrap()),
+        ("a".into(), 130)
+    );
+    // Renewed by its holder; still refused to the other until it ends.
+    assert_eq!(
+        holder(a.acquire_lease(CURSOR_LEASE, "a", 125, TERM).await.unwrap()),
+        ("a".into(), 155)
+    );
+    assert_eq!(
+        holder(b.acquire_lease(CURSOR_LEASE, "b", 155, TERM).await.unwrap()),
+        ("a".into(), 155)
+    );
+    // `a` died: `b` takes over; `a` coming back finds it taken.
+    assert_eq!(
+        holder(b.acquire_lease(CURSOR_LEASE, "b", 156, TERM).await.unwrap()),
+        ("b".into(), 186)
+    );
+    assert_eq!(
+        holder(a.acquire_lease(CURSOR_LEASE, "a", 157, TERM).await.unwrap()),
+        ("b".into(), 186)
+    );
+    // Releasing another's lease does nothing; releasing one's own frees it at once.
+    a.release_lease(CURSOR_LEASE, "a").await.unwrap();
+    assert_eq!(b.acquire_lease(CURSOR_LEASE, "a", 158, TERM).await.unwrap().holder, "b");
+    b.release_lease(CURSOR_LEASE, "b").await.unwrap();
+    assert_eq!(
+        holder(a.acquire_lease(CURSOR_LEASE, "a", 158, TERM).await.unwrap()),
+        ("a".into(), 188)
+    );
+    // Other names are independent leases.
+    assert_eq!(b.acquire_lease("other", "b", 158, TERM).await.unwrap().holder, "b");
+
+    // Eight instances race for the lease once it ended: one wins, all agree on the winner.
+    let mut racers = Vec::new();
+    for i in 0..8 {
+        let store = db.open().await;
+        racers.push(tokio::spawn(async move {
+            let me = format!("racer{i}");
+            let lease = store.acquire_lease(CURSOR_LEASE, &me, 1_000, TERM).await.unwrap();
+            store.close().await;
+            (me, lease)
+        }));
+    }
+    let mut results = Vec::new();
+    for racer in racers {
+        results.push(racer.await.unwrap());
+    }
+    let winners: Vec<&String> =
+        results.iter().filter(|(me, lease)| *me == lease.holder).map(|(me, _)| me).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(results.iter().all(|(_, lease)| lease.holder == *winners[0] && lease.until == 1_030));
+
+    // The single-instance backends grant it always (one relayer per SQLite file).
+    let memory = MemoryStore::new();
+    for who in ["a", "b"] {
+        assert_eq!(memory.acquire_lease(CURSOR_LEASE, who, 100, TERM).await.unwrap().holder, who);
+    }
+}
+
+/// `shiftpay-relayer migrate --config FILE` on a `postgres://` storage URL: the first run
+/// applies and lists the migrations and creates the tables, the second applies nothing; the
+/// store then opens on the migrated schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_subcommand_applies_the_postgres_migrations_once() {
+    let db = postgres().await;
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::fake_deployment(dir.path(), 33);
+    let config = dir.path().join("relayer.toml");
+    std::fs::write(&config, "chain = \"devnet\"\n").unwrap();
+    let migrate = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_shiftpay-relayer"))
+            .args(["migrate", "--config"])
+            .arg(&config)
+            .env_clear()
+            .env("HOME", dir.path())
+            .env("SHIFTPAY_PRIVATE_KEY", crate::common::DEV_KEY)
+            .env("SHIFTPAY_DATABASE_URL", db.storage_url())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(output.status.success(), "{stderr}");
+        (stdout, stderr)
+    };
+    let (stdout, stderr) = migrate();
+    let expected: Vec<String> = shiftpay_relayer::store::migrations::POSTGRES
+        .iter()
+        .map(|m| format!("applied {} {} (postgres)", m.version, m.description))
+        .collect();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stderr}");
+    assert!(stdout.contains("applied 1 init (postgres)"), "{stdout}");
+    let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+         ORDER BY table_name",
+    )
+    .bind(&db.schema)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for table in ["blocks", "cursor", "nonces", "payouts", "requests", "tx_hashes", "txs"] {
+        assert!(tables.iter().any(|t| t == table), "{table} missing from {tables:?}");
+    }
+    // Up to date: nothing applied, nothing printed on stdout.
+    let (stdout, stderr) = migrate();
+    assert_eq!(stdout, "", "{stderr}");
+    assert!(stderr.contains("0 migrations applied"), "{stderr}");
+    // The password-free URL is shown, the schema's store opens and works.
+    assert!(stderr.contains("postgres://127.0.0.1:5432/"), "{stderr}");
+    let store = db.open().await;
+    assert_eq!(store.backend(), "postgres");
+    assert!(store.insert_payout_if_absent(release(1, 1)).await.unwrap().1);
+    store.close().await;
 }
 
 // ---- kill -9 (SQLite only: a real process dies mid-write) -----------------------------------

@@ -28,6 +28,8 @@ pub(crate) const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Review period of the test jobs.
 pub(crate) const REVIEW: u32 = 3_600;
+/// Gas limit of the setup transactions [`Chain::send`] makes (anvil's blocks hold 30M).
+const SETUP_GAS: u64 = 5_000_000;
 
 /// anvil with both contracts deployed; the relayer side talks through the Rootstock proxy.
 pub(crate) struct Chain {
@@ -78,6 +80,10 @@ impl Chain {
     }
 
     /// `eth_sendTransaction` from an unlocked dev account, mined at once; panics on a revert.
+    ///
+    /// The gas limit is fixed rather than estimated: an estimate made at one block's timestamp
+    /// can fall short when a loaded machine mines the transaction a second later (a settlement
+    /// that writes one more storage slot), which made setup transactions revert now and then.
     pub(crate) async fn send(
         &self,
         from: usize,
@@ -89,7 +95,8 @@ impl Chain {
             .from(dev_address(from))
             .to(to)
             .input(Bytes::from(data).into())
-            .value(value);
+            .value(value)
+            .gas_limit(SETUP_GAS);
         let receipt = self.node.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
         assert!(receipt.status(), "transaction reverted: {receipt:?}");
         receipt
@@ -132,6 +139,7 @@ impl Chain {
             reorg_window: 16,
             poll_interval: Duration::from_millis(100),
             release_enabled: true,
+            finalize_cancel_enabled: true,
         }
     }
 
@@ -420,6 +428,58 @@ async fn a_reorg_removing_the_submission_deletes_its_release() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_removing_the_cancellation_notice_deletes_its_finalize() {
+    bounded(async {
+        let chain = Chain::start().await;
+        // Two funded milestones, none submitted: cancelling gives the worker notice.
+        let job = chain.job(2).await;
+        chain.mine(3).await;
+        let cancel = MilestoneEscrow::cancelCall { jobId: job }.abi_encode();
+        let raw = chain.sign(0, chain.escrow, cancel).await;
+        let block = chain.send_raw(&raw).await.block_number.unwrap();
+        chain.mine(2).await;
+
+        let store = memory_store();
+        let mut watcher = Watcher::new(chain.watcher_config(), chain.rpc.clone(), store.clone());
+        watcher.catch_up().await.unwrap();
+        let finalizes = |store: Arc<dyn Store>| async move {
+            all_payouts(&store)
+                .await
+                .into_iter()
+                .filter(|p| matches!(p.kind, PayoutKind::FinalizeCancel { job: j, .. } if j == job))
+                .collect::<Vec<_>>()
+        };
+        let before = finalizes(store.clone()).await;
+        assert_eq!(before.len(), 1, "{before:?}");
+        assert_eq!(before[0].source_block, Some(block));
+        let PayoutKind::FinalizeCancel { notice_end, .. } = before[0].kind else { unreachable!() };
+        assert_eq!(before[0].due_at, notice_end + 1);
+        let key = before[0].key.clone();
+
+        // Replace the notice's block and the two after it, without the notice.
+        chain.reorg(3, &[]).await;
+        let step = watcher.step().await.unwrap();
+        let Step::Reorg { payouts_removed, .. } = step else {
+            panic!("expected a reorg, got {step:?}")
+        };
+        assert_eq!(payouts_removed, vec![key.clone()]);
+        watcher.catch_up().await.unwrap();
+        assert!(finalizes(store.clone()).await.is_empty(), "no finalize without a notice");
+
+        // Another reorg re-includes the same signed cancel: scheduled once, from its new block.
+        chain.reorg(1, &[(raw, 0)]).await;
+        watcher.catch_up().await.unwrap();
+        let after = finalizes(store.clone()).await;
+        assert_eq!(after.len(), 1, "{after:?}");
+        assert_eq!(after[0].key, key);
+        assert_eq!(after[0].source_block, Some(chain.block_number().await));
+        watcher.catch_up().await.unwrap();
+        assert_eq!(finalizes(store.clone()).await, after);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_request_makes_the_release_obsolete() {
     bounded(async {
         let chain = Chain::start().await;
@@ -524,4 +584,47 @@ fn the_filter_is_accepted_by_the_proxy_shape() {
     let json = serde_json::to_value(&filter).unwrap();
     assert!(json.get("fromBlock").is_none());
     assert_eq!(json["address"].as_array().unwrap().len(), 2);
+}
+
+/// `/ready` judges the watcher's lag by `api.ready_max_lag` from the config file, passed through
+/// `Relayer::start`: a lag the default (50) accepts is refused at 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_judges_the_watchers_lag_by_the_configured_maximum() {
+    bounded(async {
+        let net = crate::devnet::Devnet::start().await;
+        let mut config = net.config("storage = \"memory://\"", "ready_max_lag = 5\n");
+        assert_eq!(config.api.ready_max_lag, 5);
+        // Once caught up, the watcher polls once an hour: blocks mined after that stay unread.
+        config.poll_interval = Duration::from_secs(3_600);
+        let handle = shiftpay_relayer::Relayer::start(config).await.unwrap();
+        let url = format!("http://{}/ready", handle.api_addr().unwrap());
+        let http = reqwest::Client::new();
+        let ready = || async {
+            let response = http.get(&url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let json: serde_json::Value =
+                serde_json::from_str(&response.text().await.unwrap()).expect("/ready answers JSON");
+            (status, json)
+        };
+        crate::devnet::eventually(Duration::from_secs(30), "the watcher to catch up", || async {
+            ready().await.0 == 200
+        })
+        .await;
+        // 20 blocks at a time until the watcher, asleep, falls more than 5 behind.
+        crate::devnet::eventually(Duration::from_secs(30), "/ready to refuse the lag", || async {
+            let _: serde_json::Value =
+                net.direct.raw_request("anvil_mine".into(), ("0x14",)).await.unwrap();
+            ready().await.0 == 503
+        })
+        .await;
+        // The watcher sleeps: the lag only grows.
+        let (status, json) = ready().await;
+        assert_eq!(status, 503, "{json}");
+        assert_eq!(json["status"], "not_ready", "{json}");
+        assert!(json["lagBlocks"].as_u64().unwrap() > 5, "{json}");
+        let reason = json["reason"].as_str().unwrap();
+        assert!(reason.contains("blocks behind the confirmed head (at most 5)"), "{reason}");
+        handle.shutdown().await.unwrap();
+    })
+    .await;
 }

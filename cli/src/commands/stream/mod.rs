@@ -11,7 +11,7 @@ mod list;
 mod pause;
 mod payout;
 mod resume;
-mod roster;
+pub(crate) mod roster;
 mod set_end;
 mod show;
 mod withdraw;

@@ -319,8 +319,9 @@ impl State {
 /// One transaction of the run.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct BatchJson {
-    tx_hash: B256,
+pub(crate) struct BatchJson {
+    /// The transaction.
+    pub(crate) tx_hash: B256,
     block: u64,
     /// The rows it created, in order.
     rows: Vec<usize>,
@@ -338,10 +339,12 @@ struct BatchJson {
 /// One row's stream.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RowJson {
+pub(crate) struct RowJson {
     row: usize,
-    label: String,
-    stream_id: u64,
+    /// The row's label (or a generated one).
+    pub(crate) label: String,
+    /// The stream the row got.
+    pub(crate) stream_id: u64,
     /// `created` by this run, or `existing` (created before, matched on chain).
     status: &'static str,
     worker: String,
@@ -355,7 +358,7 @@ struct RowJson {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RosterOutput {
+pub(crate) struct RosterOutput {
     csv: String,
     state_file: String,
     employer: String,
@@ -366,11 +369,13 @@ struct RosterOutput {
     gas_margin_pct: u64,
     /// The most gas a batch's estimate may reach (block gas limit less the margin).
     gas_budget: u64,
-    transactions: Vec<BatchJson>,
-    streams: Vec<RowJson>,
+    /// The `multicall` transactions sent.
+    pub(crate) transactions: Vec<BatchJson>,
+    /// One entry per row, in file order.
+    pub(crate) streams: Vec<RowJson>,
 }
 
-/// Creates the streams of the roster at `path` that do not exist yet.
+/// Creates the streams of the roster at `path` that do not exist yet and prints the result.
 pub(crate) async fn create_from_csv(
     ctx: &Context,
     path: &Path,
@@ -379,6 +384,23 @@ pub(crate) async fn create_from_csv(
     opts: &TxOpts,
     out: &OutputArgs,
 ) -> eyre::Result<()> {
+    let Some(output) = create_streams(ctx, path, token_opts, wallet, opts).await? else {
+        return ctx.print_dry_run(out);
+    };
+    out.emit(&output, |o| print_output(o, token_opts.month))?;
+    eprintln!("labels and stream ids saved in {}", output.state_file);
+    Ok(())
+}
+
+/// [`create_from_csv`] without printing the result (`shiftpay demo` shows its own lines):
+/// the rows' streams, or `None` for a dry run.
+pub(crate) async fn create_streams(
+    ctx: &Context,
+    path: &Path,
+    token_opts: &TokenOpts,
+    wallet: &WalletOpts,
+    opts: &TxOpts,
+) -> eyre::Result<Option<RosterOutput>> {
     let shown = ctx.show_path(path);
     let text = std::fs::read_to_string(path).map_err(|e| eyre!("cannot read {shown}: {e}"))?;
     let (columns, rows) = parse_table(&text).map_err(|e| eyre!("{shown}: {e}"))?;
@@ -469,7 +491,7 @@ pub(crate) async fn create_from_csv(
             "dry run: {missing} streams would be created in {transactions} transaction{} (later batches were estimated before the earlier ones exist)",
             if transactions == 1 { "" } else { "s" }
         );
-        return ctx.print_dry_run(out);
+        return Ok(None);
     }
 
     let output = RosterOutput {
@@ -485,9 +507,7 @@ pub(crate) async fn create_from_csv(
         transactions: batches,
         streams: plans.iter().map(|plan| plan.json(ctx, token_opts.month)).collect(),
     };
-    out.emit(&output, |o| print_output(o, token_opts.month))?;
-    eprintln!("labels and stream ids saved in {state_shown}");
-    Ok(())
+    Ok(Some(output))
 }
 
 /// Resolves every token the rows name, once each; also tells whether an unlisted address was
