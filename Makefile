@@ -68,11 +68,18 @@ forge-check: deps ## Check that `forge build` produces the same bytecode as the 
 gas: ## Regenerate contracts/GAS.md (gas report: ShiftPay vs Sablier Flow)
 	$(CARGO) run --quiet -p shiftpay-tests --bin gas-report -- --write contracts/GAS.md
 
+# The gas check runs the `gas-report` binary of the one test build (tools/run-tests.py builds the
+# same selection), so `make test` compiles the workspace's dependencies once, not once per
+# `cargo run -p`.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+TEST_BUILD := $(CARGO) test --workspace --exclude xtask --locked --no-run
+
 gas-check: ## Fail if contracts/GAS.md is not what the gas report prints now
-	$(CARGO) run --quiet -p shiftpay-tests --bin gas-report -- --check contracts/GAS.md
+	$(TEST_BUILD) --quiet
+	$(TARGET_DIR)/debug/gas-report --check contracts/GAS.md
 
 docs: ## Regenerate docs/cli.md (every command's --help) from the CLI's clap definitions
 	SHIFTPAY_UPDATE_DOCS=1 $(CARGO) test --quiet -p shiftpay-cli --bin shiftpay docs
 
-cargo-test: deps ## Run the Rust test suites (revm contract tests, property and invariant tests)
-	$(CARGO) test --workspace --locked
+cargo-test: deps ## Run the Rust test suites: one build, then the test binaries side by side (tools/run-tests.py)
+	$(PYTHON) tools/run-tests.py
