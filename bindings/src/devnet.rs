@@ -8,6 +8,8 @@
 //! live chain: the keys are public and the stablecoin mints to anyone.
 
 use std::{
+    io::{Read, Write},
+    net::{Ipv4Addr, SocketAddr, TcpStream},
     path::{Path, PathBuf},
     time::Duration,
 };
@@ -129,6 +131,31 @@ pub fn anvil_binary(start: &Path) -> Result<PathBuf, DevnetError> {
         .chain(std::iter::once(build_root.as_path()))
         .find_map(|dir| anvil_in(&dir.join("node_modules")))
         .ok_or_else(|| DevnetError::NotFound { searched: start.to_path_buf() })
+}
+
+/// The chain id a node on 127.0.0.1:`port` answers to `eth_chainId`, or `None` when nothing
+/// answers in time (500 ms to connect, 2 s to answer) or the answer is not a JSON-RPC result.
+///
+/// Blocking and dependency-free (one plain HTTP/1.1 request), so it also serves where no async
+/// runtime runs: `shiftpay devnet` checking that its recorded anvil is still the one on the
+/// port, and the test fixture waiting for a fresh anvil to answer.
+pub fn probe_chain_id(port: u16) -> Option<u64> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let json = answer.split_once("\r\n\r\n")?.1;
+    let value: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+    u64::from_str_radix(value["result"].as_str()?.trim_start_matches("0x"), 16).ok()
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@
 //! and every process is started in its own process group, which is what gets killed.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 
+use shiftpay_bindings::devnet::probe_chain_id;
 pub use shiftpay_bindings::devnet::{DEV_KEYS, DEV_MNEMONIC};
 
 /// Signer of development account `index` (0..10) of [`DEV_MNEMONIC`] (the bindings'
@@ -283,7 +284,6 @@ impl AnvilProcess {
         self.child = Some(cmd.spawn()?);
 
         let started = Instant::now();
-        let expected = format!("\"result\":\"0x{:x}\"", self.opts.chain_id);
         loop {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 self.child = None;
@@ -292,7 +292,7 @@ impl AnvilProcess {
                     log: self.log_since(log_start),
                 });
             }
-            if probe_chain_id(self.port).is_some_and(|answer| answer.contains(&expected)) {
+            if probe_chain_id(self.port) == Some(self.opts.chain_id) {
                 return Ok(());
             }
             if started.elapsed() > self.opts.startup_timeout {
@@ -351,23 +351,4 @@ fn free_port() -> std::io::Result<u16> {
 fn port_in_use(log: &str) -> bool {
     let log = log.to_ascii_lowercase();
     log.contains("address already in use") || log.contains("addrinuse")
-}
-
-/// One `eth_chainId` over a plain HTTP/1.1 connection (no async runtime needed); the raw
-/// answer, or `None` if nothing answered.
-fn probe_chain_id(port: u16) -> Option<String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    answer.starts_with("HTTP/1.1 200").then_some(answer)
 }

@@ -14,8 +14,8 @@
 
 use std::{
     fs::OpenOptions,
-    io::{Read, Write},
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    io::Read,
+    net::{Ipv4Addr, TcpListener},
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -35,7 +35,7 @@ use shiftpay_bindings::{
     deployment::{DeployedToken, Deployment},
     devnet::{
         self, CHAIN_ID, DEFAULT_BLOCK_TIME, DEFAULT_PORT, DEV_MNEMONIC, DevnetStablecoin,
-        STABLECOIN_DECIMALS, STABLECOIN_SYMBOL,
+        STABLECOIN_DECIMALS, STABLECOIN_SYMBOL, probe_chain_id,
     },
 };
 
@@ -608,26 +608,6 @@ fn is_anvil(pid: u32) -> bool {
         Ok(cmdline) => String::from_utf8_lossy(&cmdline).contains("anvil"),
         Err(_) => !cfg!(target_os = "linux"),
     }
-}
-
-/// The chain id answered on 127.0.0.1:`port`, if anything answers (plain HTTP/1.1, bounded).
-pub(crate) fn probe_chain_id(port: u16) -> Option<u64> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    let json = answer.split_once("\r\n\r\n")?.1;
-    let value: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
-    u64::from_str_radix(value["result"].as_str()?.trim_start_matches("0x"), 16).ok()
 }
 
 fn log_since(path: &Path, offset: u64) -> String {

@@ -46,6 +46,7 @@
 pub mod memory;
 pub mod migrations;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::{collections::BTreeMap, fmt, path::PathBuf, str::FromStr, sync::Arc, time::Duration};

@@ -14,25 +14,25 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    str::FromStr,
     time::Duration,
 };
 
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, B256};
 use async_trait::async_trait;
 use sqlx::{
     Row, Sqlite, SqlitePool, Transaction,
     migrate::Migrator,
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+use super::rows::{
+    corrupt, get_parsed, get_u64, hex, int, payout_from_row, status_list, tx_from_row,
+};
 use super::{
-    Advance, Advanced, AllocateTx, ApiRequest, BlockRef, BuildTx, Cursor, Lease, NewPayout,
-    NewRequest, NewTx, Payout, PayoutKind, PayoutStatus, RequestId, Rollback, Store, StoreError,
-    StoreResult, TxId, TxRecord, TxStatus, TxUpdate, check_can_send, check_set_payout_status,
-    check_tx_payout_update, check_tx_transition, lease_end, unix_now,
+    Advance, Advanced, AllocateTx, ApiRequest, BlockRef, BuildTx, Cursor, NewPayout, NewRequest,
+    NewTx, Payout, PayoutStatus, RequestId, Rollback, Store, StoreError, StoreResult, TxId,
+    TxRecord, TxStatus, TxUpdate, check_can_send, check_set_payout_status, check_tx_payout_update,
+    check_tx_transition, lease_end, unix_now,
 };
 
 /// The embedded migrations (`relayer/migrations/sqlite/`).
@@ -88,80 +88,6 @@ impl SqliteStore {
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-}
-
-// ---- value conversions --------------------------------------------------------------------
-
-/// A `u64` as SQLite's signed integer (saturating: only "never" times come near the limit).
-fn int(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn corrupt(what: &'static str, detail: impl ToString) -> StoreError {
-    StoreError::Corrupt { what, detail: detail.to_string() }
-}
-
-fn get_u64(row: &SqliteRow, column: &'static str) -> StoreResult<u64> {
-    let value: i64 = row.try_get(column)?;
-    u64::try_from(value).map_err(|_| corrupt(column, format!("negative value {value}")))
-}
-
-fn get_opt_u64(row: &SqliteRow, column: &'static str) -> StoreResult<Option<u64>> {
-    let value: Option<i64> = row.try_get(column)?;
-    value
-        .map(|v| u64::try_from(v).map_err(|_| corrupt(column, format!("negative value {v}"))))
-        .transpose()
-}
-
-fn hex<T: AsRef<[u8]>>(value: T) -> String {
-    alloy::hex::encode_prefixed(value)
-}
-
-fn get_parsed<T: FromStr>(row: &SqliteRow, column: &'static str) -> StoreResult<T>
-where
-    T::Err: std::fmt::Display,
-{
-    let text: String = row.try_get(column)?;
-    text.parse().map_err(|err| corrupt(column, format!("{text:?}: {err}")))
-}
-
-fn payout_from_row(row: &SqliteRow) -> StoreResult<Payout> {
-    let detail: String = row.try_get("detail")?;
-    let kind: PayoutKind = serde_json::from_str(&detail).map_err(|err| corrupt("payout", err))?;
-    let holder: Option<String> = row.try_get("lease_holder")?;
-    let until = get_opt_u64(row, "lease_until")?;
-    let attempts: i64 = row.try_get("attempts")?;
-    Ok(Payout {
-        key: row.try_get("key")?,
-        kind,
-        due_at: get_u64(row, "due_at")?,
-        status: get_parsed(row, "status")?,
-        source_block: get_opt_u64(row, "source_block")?,
-        attempts: u32::try_from(attempts).map_err(|_| corrupt("attempts", attempts))?,
-        last_error: row.try_get("last_error")?,
-        tx_id: row.try_get::<Option<i64>, _>("tx_id")?.map(TxId),
-        lease: holder.zip(until).map(|(holder, until)| Lease { holder, until }),
-        created_at: get_u64(row, "created_at")?,
-        updated_at: get_u64(row, "updated_at")?,
-    })
-}
-
-/// A transaction row without its hashes (filled by [`load_hashes`]).
-fn tx_from_row(row: &SqliteRow) -> StoreResult<TxRecord> {
-    let raw: Vec<u8> = row.try_get("raw")?;
-    Ok(TxRecord {
-        id: TxId(row.try_get("id")?),
-        signer: get_parsed(row, "signer")?,
-        nonce: get_u64(row, "nonce")?,
-        hashes: Vec::new(),
-        raw: Bytes::from(raw),
-        gas_price: get_parsed(row, "gas_price")?,
-        status: get_parsed(row, "status")?,
-        mined_block: get_opt_u64(row, "mined_block")?,
-        payout_key: row.try_get("payout_key")?,
-        created_at: get_u64(row, "created_at")?,
-        updated_at: get_u64(row, "updated_at")?,
-    })
 }
 
 // ---- statements shared by several methods (run inside the caller's transaction) ------------
@@ -269,11 +195,6 @@ async fn fetch_request(
         created_at: get_u64(&row, "created_at")?,
         updated_at: payout.updated_at,
     }))
-}
-
-fn status_list<T: Copy>(statuses: &[T], name: impl Fn(T) -> &'static str) -> String {
-    // The names are our own constants, never user input: safe to inline.
-    statuses.iter().map(|&s| format!("'{}'", name(s))).collect::<Vec<_>>().join(", ")
 }
 
 #[async_trait]

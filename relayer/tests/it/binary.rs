@@ -39,10 +39,39 @@ pub(crate) const START_DEADLINE: Duration = Duration::from_secs(30);
 /// stuck transaction after 3 s, the API on a port the OS picks); `extra` is appended to the
 /// top-level keys (before any table), `tables` after the `[api]` and `[gas]` tables.
 pub(crate) fn write_config(devnet: &Devnet, extra: &str, tables: &str) -> PathBuf {
+    write_config_in(devnet, devnet.dir.path(), "sqlite://relayer.db", extra, tables)
+}
+
+/// [`write_config`] for one of several instances: the config (so also the instance's
+/// `relayer.log`) in `devnet.dir/<name>/`, the given `storage` URL, the devnet's deployment file.
+pub(crate) fn write_instance_config(
+    devnet: &Devnet,
+    name: &str,
+    storage: &str,
+    extra: &str,
+    tables: &str,
+) -> PathBuf {
+    let dir = devnet.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let deployment = shiftpay_relayer::bindings::deployment::Deployment::default_path(
+        devnet.dir.path(),
+        crate::devnet::CHAIN_ID,
+    );
+    let extra = format!("deployment = {:?}\n{extra}", deployment.display().to_string());
+    write_config_in(devnet, &dir, storage, &extra, tables)
+}
+
+fn write_config_in(
+    devnet: &Devnet,
+    dir: &Path,
+    storage: &str,
+    extra: &str,
+    tables: &str,
+) -> PathBuf {
     let toml = format!(
         "chain = \"devnet\"\n\
          rpc_url = \"{rpc}\"\n\
-         storage = \"sqlite://relayer.db\"\n\
+         storage = {storage:?}\n\
          poll_interval = \"200ms\"\n\
          rpc_timeout = \"2s\"\n\
          shutdown_timeout = \"10s\"\n\
@@ -54,7 +83,7 @@ pub(crate) fn write_config(devnet: &Devnet, extra: &str, tables: &str) -> PathBu
          {tables}\n",
         rpc = devnet.proxy.url(),
     );
-    let path = devnet.dir.path().join("relayer.toml");
+    let path = dir.join("relayer.toml");
     std::fs::write(&path, toml).unwrap();
     path
 }

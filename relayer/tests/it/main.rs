@@ -9,6 +9,7 @@ mod e2e;
 mod faults;
 mod finalize;
 mod instances;
+mod pg_faults;
 mod scheduler;
 mod sender;
 mod service;
