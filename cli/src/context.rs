@@ -198,9 +198,8 @@ impl Context {
             (None, Some(preset)) => preset.rpc_url.to_owned(),
             (None, None) => match expected_id {
                 Some(id) => bail!("chain {id} has no preset: pass --rpc-url URL for it"),
-                None => bail!(
-                    "no chain selected: pass --chain NAME (see `shiftpay chains`) or --rpc-url URL, or set `chain` in shiftpay.toml"
-                ),
+                // With neither a chain nor a URL, `default_devnet` selected the devnet above.
+                None => unreachable!("no chain and no RPC URL selects the devnet preset"),
             },
         };
         let provider = connect_http(&rpc_url)?;

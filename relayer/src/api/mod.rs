@@ -511,7 +511,9 @@ async fn verify_signature(
         Ok(recovered) => Err(ApiError::unprocessable(
             "wrong_signer",
             format!(
-                "field `{}`: signed by {}, but {who} is {}",
+                "field `{}`: signed by {}, but {who} is {} (a signature over other typed data, \
+                 e.g. another chain id, contract address or field value, recovers to another \
+                 address)",
                 part.field,
                 ctx.chain.format_address(recovered),
                 ctx.chain.format_address(party)
