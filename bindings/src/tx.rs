@@ -361,8 +361,11 @@ pub async fn estimate_gas<P: Provider>(
     Ok(gas.to::<u64>())
 }
 
-/// The latest block's minimum gas price: Rootstock's `minimumGasPrice`, else the
-/// `baseFeePerGas` of EIP-1559 chains; `None` when the block has neither.
+/// The latest block's minimum gas price: Rootstock's `minimumGasPrice` (the floor its miners
+/// accept, which its nodes' relay cap is a multiple of); `None` on a node whose blocks have no
+/// such field. An EIP-1559 `baseFeePerGas` is not one: it floats (an idle anvil's falls to a few
+/// wei while `eth_gasPrice` stays near 1 gwei), and no node caps prices at a multiple of it, so
+/// taking it for a floor would forbid every replacement there.
 pub async fn block_min_gas_price<P: Provider>(provider: &P) -> Result<Option<u128>, TxError> {
     let block: Option<serde_json::Value> = provider
         .raw_request("eth_getBlockByNumber".into(), ("latest", false))
@@ -375,7 +378,7 @@ pub async fn block_min_gas_price<P: Provider>(provider: &P) -> Result<Option<u12
             .and_then(|v| serde_json::from_value::<U128>(v.clone()).ok())
             .map(|v| v.to::<u128>())
     };
-    Ok(field("minimumGasPrice").or_else(|| field("baseFeePerGas")))
+    Ok(field("minimumGasPrice"))
 }
 
 /// The highest gas price nodes relay under `policy` (its multiple × the block minimum), or

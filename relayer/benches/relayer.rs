@@ -116,6 +116,12 @@ struct Args {
     /// Keep the relayer's log (stderr, `RUST_LOG=info`) in this file, for profiling.
     #[arg(long, value_name = "FILE")]
     relayer_log: Option<PathBuf>,
+    /// Instead of the runs above: confirmed payouts per second of 1, 2 and 3 relayer instances
+    /// on one PostgreSQL database (a fresh schema per run) at this URL, with one signer and
+    /// with a signer each, beside the SQLite single instance; `--write` appends that table to
+    /// FILE (below what is there).
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -129,6 +135,16 @@ fn main() -> eyre::Result<()> {
     );
     ensure!(args.latency_batch <= PER_JOB, "--latency-batch is at most {PER_JOB} (one job)");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some(url) = &args.postgres {
+        let table = runtime.block_on(instances::run(&args, url))?;
+        println!("{table}");
+        if let Some(path) = &args.write {
+            let path = from_root(path);
+            instances::append(&path, &table, &command_line())?;
+            eprintln!("appended to {}", path.display());
+        }
+        return Ok(());
+    }
     let report = runtime.block_on(run(&args))?;
     let table = report.table();
     println!("{table}");
@@ -626,10 +642,20 @@ impl Chain {
     /// The relayer's config file (devnet preset, straight to this anvil, SQLite in the temp
     /// dir, no API); its path.
     fn relayer_config(&self, poll_interval: Duration) -> eyre::Result<PathBuf> {
-        let path = self.dir.path().join("relayer.toml");
+        self.relayer_config_named("relayer", poll_interval, "sqlite://relayer.db")
+    }
+
+    /// [`Chain::relayer_config`] as `<name>.toml`, with this `storage` URL.
+    fn relayer_config_named(
+        &self,
+        name: &str,
+        poll_interval: Duration,
+        storage: &str,
+    ) -> eyre::Result<PathBuf> {
+        let path = self.dir.path().join(format!("{name}.toml"));
         let toml = format!(
             "chain = \"devnet\"\nrpc_url = \"{}\"\ndeployment = \"deployments/{CHAIN_ID}.json\"\n\
-             storage = \"sqlite://relayer.db\"\npoll_interval = \"{}ms\"\n\
+             storage = {storage:?}\npoll_interval = \"{}ms\"\n\
              [release]\nenabled = true\n[api]\nenabled = false\n",
             self.anvil.url(),
             poll_interval.as_millis()
@@ -792,12 +818,17 @@ struct RelayerProcess {
 
 impl RelayerProcess {
     fn spawn(config: &Path, dir: &Path) -> eyre::Result<Self> {
-        let log = dir.join("relayer.log");
+        Self::spawn_as(config, &dir.join("relayer.log"), RELAYER)
+    }
+
+    /// [`RelayerProcess::spawn`] signing with dev account `signer`, its log in `log`.
+    fn spawn_as(config: &Path, log: &Path, signer: usize) -> eyre::Result<Self> {
+        let log = log.to_owned();
         let child = Command::new(env!("CARGO_BIN_EXE_shiftpay-relayer"))
             .args(["--log-format", "json", "run"])
             .arg("--config")
             .arg(config)
-            .env("SHIFTPAY_PRIVATE_KEY", DEV_KEYS[RELAYER])
+            .env("SHIFTPAY_PRIVATE_KEY", DEV_KEYS[signer])
             .env("RUST_LOG", "info")
             .env_remove("SHIFTPAY_DATABASE_URL")
             .stdin(Stdio::null())
@@ -982,4 +1013,181 @@ fn write_readme(path: &Path, report: &Report, command: &str) -> eyre::Result<()>
     let updated = format!("{}{summary}{}", &text[..begin], &text[end..]);
     std::fs::write(path, updated)?;
     Ok(())
+}
+
+/// `--postgres`: several instances on one PostgreSQL schema (issue 14's benchmark).
+mod instances {
+    use std::fmt::Write as _;
+
+    use sqlx::Connection;
+
+    use super::*;
+
+    /// The dev accounts signing for the instances (0 is [`RELAYER`]; 1, 2 and 9 are the
+    /// client, the worker and the deployer).
+    const SIGNERS: [usize; 3] = [RELAYER, 3, 4];
+
+    /// One configuration: its label, the store, the instances' signers.
+    struct Setup {
+        label: &'static str,
+        postgres: bool,
+        signers: &'static [usize],
+    }
+
+    const SETUPS: &[Setup] = &[
+        Setup { label: "SQLite, 1 instance", postgres: false, signers: &[RELAYER] },
+        Setup { label: "PostgreSQL, 1 instance", postgres: true, signers: &[RELAYER] },
+        Setup {
+            label: "PostgreSQL, 2 instances, one signer",
+            postgres: true,
+            signers: &[RELAYER, RELAYER],
+        },
+        Setup {
+            label: "PostgreSQL, 3 instances, one signer",
+            postgres: true,
+            signers: &[RELAYER, RELAYER, RELAYER],
+        },
+        Setup {
+            label: "PostgreSQL, 2 instances, a signer each",
+            postgres: true,
+            signers: &[SIGNERS[0], SIGNERS[1]],
+        },
+        Setup {
+            label: "PostgreSQL, 3 instances, a signer each",
+            postgres: true,
+            signers: &SIGNERS,
+        },
+    ];
+
+    /// A schema of its own for one run, dropped afterwards.
+    struct Schema {
+        url: String,
+        name: String,
+    }
+
+    impl Schema {
+        async fn create(url: &str) -> eyre::Result<Self> {
+            let name = format!("shiftpay_bench_{}", uuid::Uuid::now_v7().simple());
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .wrap_err_with(|| format!("PostgreSQL at {url}"))?;
+            sqlx::query(&format!("CREATE SCHEMA \"{name}\"")).execute(&mut conn).await?;
+            conn.close().await?;
+            Ok(Self { url: url.to_owned(), name })
+        }
+
+        /// The `storage` URL whose `search_path` is this schema.
+        fn storage(&self) -> String {
+            let sep = if self.url.contains('?') { '&' } else { '?' };
+            format!("{}{sep}options=-c%20search_path%3D{}", self.url, self.name)
+        }
+
+        async fn drop_it(self) -> eyre::Result<()> {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+            Ok(())
+        }
+    }
+
+    /// One run: `count` due releases on a fresh chain, the instances started together, timed
+    /// until the `count`th release is on-chain (and checked: exactly `count`). Returns the time.
+    async fn run_once(
+        setup: &Setup,
+        url: &str,
+        count: usize,
+        poll: Duration,
+    ) -> eyre::Result<Duration> {
+        let chain = Chain::setup(count).await?;
+        let schema = if setup.postgres { Some(Schema::create(url).await?) } else { None };
+        let storage = schema.as_ref().map_or("sqlite://relayer.db".to_owned(), Schema::storage);
+        let mut configs = Vec::new();
+        for i in 0..setup.signers.len() {
+            configs.push(chain.relayer_config_named(&format!("relayer-{i}"), poll, &storage)?);
+        }
+        let mut releases = chain.release_counter();
+        let started = Instant::now();
+        let mut relayers = Vec::new();
+        for (i, (config, &signer)) in configs.iter().zip(setup.signers).enumerate() {
+            let log = chain.dir.path().join(format!("relayer-{i}.log"));
+            relayers.push(RelayerProcess::spawn_as(config, &log, signer)?);
+        }
+        let result = releases.wait_for(count, started, timeout_for(count)).await;
+        let mut tails = String::new();
+        for relayer in &mut relayers {
+            if result.is_err() {
+                tails.push_str(&relayer.log_tail());
+            }
+            relayer.stop()?;
+        }
+        if let Some(schema) = schema {
+            schema.drop_it().await?;
+        }
+        let (last, _) = match result {
+            Ok(times) => times,
+            Err(err) => bail!("{}: {err}\nthe relayers' logs end with:\n{tails}", setup.label),
+        };
+        releases.poll().await?;
+        ensure!(
+            releases.seen == count,
+            "{}: {} releases for {count} due",
+            setup.label,
+            releases.seen
+        );
+        Ok(last)
+    }
+
+    /// Every setup, `--rounds` times each (alternating); the Markdown table.
+    pub(super) async fn run(args: &Args, url: &str) -> eyre::Result<String> {
+        let poll = Duration::from_millis(args.poll_interval_ms);
+        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); SETUPS.len()];
+        for round in 1..=args.rounds {
+            for (setup, times) in SETUPS.iter().zip(&mut times) {
+                eprintln!("[{round}/{}] {}: {} due releases", args.rounds, setup.label, args.count);
+                let time = run_once(setup, url, args.count, poll).await?;
+                eprintln!("[{round}/{}] {}: {:.2} s", args.rounds, setup.label, time.as_secs_f64());
+                times.push(time);
+            }
+        }
+        let rate = |time: &Duration| args.count as f64 / time.as_secs_f64();
+        let mut out = String::new();
+        let _ = writeln!(out, "| setup | payouts/s (best of {}) | rounds |", args.rounds);
+        let _ = writeln!(out, "| --- | --- | --- |");
+        for (setup, times) in SETUPS.iter().zip(&times) {
+            let best = times.iter().min().copied().unwrap_or_default();
+            let rounds: Vec<String> = times.iter().map(|t| format!("{:.0}", rate(t))).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {:.1} ({:.2} s) | {} |",
+                setup.label,
+                rate(&best),
+                best.as_secs_f64(),
+                rounds.join(", ")
+            );
+        }
+        Ok(out)
+    }
+
+    /// Appends the table, with how it was made, to `path` (below its current content).
+    pub(super) fn append(path: &Path, table: &str, command: &str) -> eyre::Result<()> {
+        let mut text = std::fs::read_to_string(path).unwrap_or_default();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        let _ = write!(
+            text,
+            "\n## Several instances on one PostgreSQL database\n\n\
+             Written by `{command}`. Machine: {machine}. Each row: a fresh anvil with the due \
+             releases set up as above, the instances (the `shiftpay-relayer` binary, API off) \
+             started together on one fresh schema (or the SQLite file), timed from their start to \
+             the last release on-chain (counted from the node's logs; exactly one release per \
+             milestone checked); one signer = every instance signs with dev account 0, a signer \
+             each = accounts 0, 3 and 4.\n\n{table}",
+            machine = machine(),
+        );
+        std::fs::write(path, text)?;
+        Ok(())
+    }
 }

@@ -842,6 +842,12 @@ impl Watcher {
         let mut headers = BTreeMap::new();
         let mut parent = if lo == from { cursor.map(|c| c.hash) } else { None };
         for number in lo..=to {
+            // One request per header: on a slow node a page can outlast the lease. Renew it on
+            // the way (a no-op until half of it has passed), or another instance takes it over
+            // mid-page, and the next leader's page outlasts it as well: nobody ever commits.
+            if let Some(follower) = self.keep_lease().await? {
+                return Ok(follower);
+            }
             let header = header_at(&self.provider, number)
                 .await?
                 .ok_or_else(|| WatchError::Inconsistent(format!("block {number} disappeared")))?;

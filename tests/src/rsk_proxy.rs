@@ -108,6 +108,8 @@ struct Shared {
     counts: Mutex<BTreeMap<String, u64>>,
     /// Added before each forwarded request, in microseconds.
     latency_micros: AtomicU64,
+    /// `minimumGasPrice` added to every block (0: none), in wei.
+    minimum_gas_price: AtomicU64,
 }
 
 impl RskProxy {
@@ -134,6 +136,7 @@ impl RskProxy {
             down: watch::Sender::new(false),
             counts: Mutex::default(),
             latency_micros: AtomicU64::new(0),
+            minimum_gas_price: AtomicU64::new(0),
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (shutdown, stop) = oneshot::channel();
@@ -174,6 +177,13 @@ impl RskProxy {
     pub fn set_latency(&self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.shared.latency_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// Adds rskj's `minimumGasPrice` field (wei) to every block the proxy returns, as a
+    /// Rootstock node does (the floor its miners accept; nodes relay up to 80x it). `None` (the
+    /// default) adds nothing: anvil has no such floor.
+    pub fn set_minimum_gas_price(&self, wei: Option<u64>) {
+        self.shared.minimum_gas_price.store(wei.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// The latency set with [`RskProxy::set_latency`].
@@ -330,6 +340,10 @@ impl Shared {
         {
             for field in STRIPPED_BLOCK_FIELDS {
                 block.remove(*field);
+            }
+            let minimum = self.minimum_gas_price.load(Ordering::Relaxed);
+            if minimum > 0 {
+                block.insert("minimumGasPrice".to_owned(), Value::String(format!("{minimum:#x}")));
             }
         }
         Ok(answer)

@@ -199,19 +199,24 @@ async fn times_out_when_nothing_is_mined() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gas_price_above_the_relay_cap_is_refused() {
     let node = Node::start();
-    // Straight to anvil: its blocks carry baseFeePerGas, the stand-in for minimumGasPrice.
+    // The proxy's blocks carry a Rootstock `minimumGasPrice`: the cap is 80x it.
     let base = node.direct.get_gas_price().await.unwrap();
+    node.proxy.set_minimum_gas_price(Some(u64::try_from(base).unwrap()));
     let policy =
         TxPolicy { gas_price: Some(base * 1_000), max_gas_price_multiple: Some(80), ..policy() };
-    let err = prepare(&node.direct, &policy, dev_address(0), transfer(dev_address(1), 1))
+    let err = prepare(&node.provider, &policy, dev_address(0), transfer(dev_address(1), 1))
         .await
         .unwrap_err();
     assert!(matches!(err, TxError::GasPriceTooHigh { multiple: 80, .. }), "{err}");
     // A fixed price under the cap is used as given.
-    let policy = TxPolicy { gas_price: Some(base * 2), ..policy };
+    let under = TxPolicy { gas_price: Some(base * 2), ..policy.clone() };
+    let tx =
+        prepare(&node.provider, &under, dev_address(0), transfer(dev_address(1), 1)).await.unwrap();
+    assert_eq!(tx.gas_price, Some(base * 2));
+    // A node without the field (anvil itself: only a floating baseFeePerGas) has no cap.
     let tx =
         prepare(&node.direct, &policy, dev_address(0), transfer(dev_address(1), 1)).await.unwrap();
-    assert_eq!(tx.gas_price, Some(base * 2));
+    assert_eq!(tx.gas_price, Some(base * 1_000));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,14 +1,17 @@
 //! Fault tests of several relayer BINARIES on one PostgreSQL schema with one signer, against
 //! anvil behind the Rootstock-shaped proxy (issue 14):
-//! - three instances, 300 due releases, `kill -9` of a random instance every 1-3 s (seeded: the
-//!   seed is printed, `SHIFTPAY_FAULT_SEED` replays it), each restarted at once: every
+//! - three instances, 300 releases coming due in six waves, `kill -9` of an instance every
+//!   1-3 s (a random one, every other time the one holding a claimed batch; seeded: the seed is
+//!   printed, `SHIFTPAY_FAULT_SEED` replays the schedule), each restarted at once: every
 //!   milestone released exactly once by the relayer, the signer's nonce equal to the number of
 //!   stored transactions, no nonce stored twice, no reverted transaction, nothing left claimed
 //!   or unpaid in the store;
 //! - two instances whose database becomes unreachable for 20 s (a TCP proxy between them and
 //!   PostgreSQL refuses new connections and cuts the open ones), cutting a batch in flight,
 //!   with more payouts coming due meanwhile: both processes survive (same pids), recover with
-//!   no operator action, pay everything exactly once, and `/ready` is 200 again.
+//!   no operator action, pay everything exactly once, and `/ready` is 200 again (503 during);
+//! - a slow node and a 2 s cursor lease: the leader renews the lease during a watcher page that
+//!   takes longer than the lease, instead of losing it to the other instance mid-page.
 //!
 //! Each test has a schema of its own ([`postgres`], dropped at the end, a panic included); the
 //! processes are killed by pid (process group) when their guards drop, before the schema is.
@@ -22,6 +25,7 @@ use std::{
 use alloy::primitives::U256;
 use shiftpay_relayer::store::{PayoutStatus, Store};
 use shiftpay_tests::{anvil::dev_address, tcp_proxy::TcpProxy};
+use sqlx::Connection;
 
 use crate::{
     binary::{
@@ -30,7 +34,7 @@ use crate::{
         wait_mined, write_instance_config,
     },
     devnet::{Devnet, RELAYER},
-    store::{Backend, postgres},
+    store::{Backend, Postgres, postgres},
 };
 
 const CLIENT: usize = 2;
@@ -81,12 +85,18 @@ fn seed() -> u64 {
 }
 
 /// Jobs of [`PER_JOB`] milestones, one per worker of `workers`, every milestone submitted
-/// (bulk: raw transactions, all mined). Returns the job ids.
-async fn submitted_jobs(devnet: &Devnet, workers: std::ops::Range<usize>) -> Vec<U256> {
+/// (bulk: raw transactions, all mined); the `k`th job's review lasts `3_600 + k * stagger`
+/// seconds. Returns the job ids.
+async fn submitted_jobs(
+    devnet: &Devnet,
+    workers: std::ops::Range<usize>,
+    stagger: u32,
+) -> Vec<U256> {
     let amounts = vec![micro(); PER_JOB as usize];
     let mut jobs = Vec::new();
-    for worker in workers.clone() {
-        jobs.push(devnet.job(CLIENT, worker, &amounts, 3_600).await);
+    for (k, worker) in workers.clone().enumerate() {
+        let review = 3_600 + k as u32 * stagger;
+        jobs.push(devnet.job(CLIENT, worker, &amounts, review).await);
     }
     let mut last = Vec::new();
     for (worker, job) in workers.zip(&jobs) {
@@ -117,9 +127,47 @@ async fn last_window_end(devnet: &Devnet, jobs: &[U256]) -> u64 {
         .expect("submissions")
 }
 
-/// The store's payouts by status.
+/// The store's payouts by status (the statuses it has).
 async fn counts(store: &dyn Store) -> BTreeMap<PayoutStatus, u64> {
-    store.payout_counts().await.unwrap()
+    let mut counts = store.payout_counts().await.unwrap();
+    counts.retain(|_, n| *n > 0);
+    counts
+}
+
+/// How many payouts the process `pid` (lease-holder ids are `pid<PID>-<random>`) left claimed
+/// (`sending`, its lease running).
+async fn claimed_by(db: &Postgres, pid: u32) -> i64 {
+    let mut conn = sqlx::PgConnection::connect_with(&db.options()).await.unwrap();
+    let n = sqlx::query_scalar(
+        "SELECT count(*) FROM payouts WHERE status = 'sending' AND lease_holder LIKE $1",
+    )
+    .bind(format!("pid{pid}-%"))
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+/// The indexes of the `instances` that hold claimed payouts (`sending`) right now.
+async fn holding(db: &Postgres, instances: &[RelayerProcess]) -> Vec<usize> {
+    let mut conn = sqlx::PgConnection::connect_with(&db.options()).await.unwrap();
+    let holders: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT lease_holder FROM payouts WHERE status = 'sending' \
+         AND lease_holder IS NOT NULL",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    (0..instances.len())
+        .filter(|&i| {
+            instances[i].pid().is_some_and(|pid| {
+                let prefix = format!("pid{pid}-");
+                holders.iter().any(|h| h.starts_with(&prefix))
+            })
+        })
+        .collect()
 }
 
 /// Whether the store has exactly `n` payouts, all `Confirmed`.
@@ -174,16 +222,19 @@ async fn three_instances_killed_at_random_pay_300_releases_exactly_once() {
         eprintln!("kill -9 schedule seed: {seed} (replay: SHIFTPAY_FAULT_SEED={seed})");
         let mut rng = Rng(seed);
 
-        // 6 jobs of 50 milestones (client dev 2, workers dev 3..=8), review one hour, all due.
+        // 6 jobs of 50 milestones (client dev 2, workers dev 3..=8): 6 waves, wave k's review
+        // window ending 10 k minutes after wave 0's.
         let devnet = Devnet::start().await;
-        let jobs = submitted_jobs(&devnet, 3..9).await;
-        let end = last_window_end(&devnet, &jobs).await;
-        mine_at(&devnet, end + 1).await;
-        devnet.mine().await;
+        let jobs = submitted_jobs(&devnet, 3..9, 600).await;
+        let mut ends = Vec::new();
+        for job in &jobs {
+            ends.push(last_window_end(&devnet, std::slice::from_ref(job)).await);
+        }
         let setup = test_started.elapsed();
 
-        // Every RPC takes 10 ms more: a batch takes long enough for kills to land inside it.
-        devnet.proxy.set_latency(Duration::from_millis(10));
+        // Every RPC of the relayers takes 20 ms more: a batch takes long enough for kills to
+        // land inside it.
+        devnet.proxy.set_latency(Duration::from_millis(20));
 
         // The first instance creates the schema's tables; the others join once it serves.
         let storage = db.storage_url();
@@ -198,10 +249,13 @@ async fn three_instances_killed_at_random_pay_300_releases_exactly_once() {
         }
         let store: Arc<dyn Store> = db.open().await;
 
-        // Kill a random instance every 1-3 s and restart it at once. After each kill the chain
-        // moves a minute on: the dead process's payout leases (60 s) end.
+        // Every 1-3 s an instance is killed and restarted at once: a random one, every other
+        // time the one paying a batch. Shortly (0-0.8 s) before each of the first six kills the
+        // next wave comes due, so kills land while it is being paid. After each kill the chain moves a minute on: the dead process's payout
+        // leases (60 s) end and the others take its claims over.
         let mut kills: Vec<(usize, Duration, usize)> = Vec::new();
         let mut cut_in_flight = 0;
+        let mut waves = ends.iter();
         let paying = Instant::now();
         while released_of(&devnet, &jobs).await < jobs.len() * PER_JOB as usize {
             assert!(
@@ -209,21 +263,47 @@ async fn three_instances_killed_at_random_pay_300_releases_exactly_once() {
                 "not all paid within 60 s of kills; {:?}",
                 counts(&*store).await
             );
-            let pause = Duration::from_millis(rng.below(1_000, 3_000));
-            let victim = rng.below(0, 3) as usize;
-            tokio::time::sleep(pause).await;
+            let pause = rng.below(1_000, 3_000);
+            let lead = rng.below(0, 800);
+            let mut victim = rng.below(0, 3) as usize;
+            let pick = rng.next();
+            tokio::time::sleep(Duration::from_millis(pause - lead)).await;
+            if let Some(end) = waves.next() {
+                mine_at(&devnet, (*end).max(devnet.now().await) + 1).await;
+            }
+            if kills.len().is_multiple_of(2) {
+                // Every other kill is aimed at a batch: it waits (up to 1.5 s) for an instance
+                // to hold claimed payouts and kills that one 0-150 ms later.
+                let deadline = Instant::now() + Duration::from_millis(1_500);
+                loop {
+                    let holders = holding(&db, &instances).await;
+                    if !holders.is_empty() {
+                        victim = holders[(pick % holders.len() as u64) as usize];
+                        break;
+                    }
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(lead % 150)).await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(lead)).await;
+            }
             let relayer = &mut instances[victim];
+            let pid = relayer.pid().expect("every instance runs between kills");
             let status = relayer.kill_9().expect("every instance runs between kills");
             assert!(
                 killed_by_sigkill(&status),
                 "instance {victim} had exited by itself ({status}); log:\n{}",
                 relayer.log_tail(40)
             );
-            let left = counts(&*store).await.get(&PayoutStatus::Sending).copied().unwrap_or(0);
+            let left = claimed_by(&db, pid).await;
             if left > 0 {
                 cut_in_flight += 1;
             }
             kills.push((victim, paying.elapsed(), released_of(&devnet, &jobs).await));
+            eprintln!("kill {}: {:?}, left {left} claimed", kills.len(), kills.last().unwrap());
             devnet.advance(61).await;
             relayer.start();
         }
@@ -249,8 +329,8 @@ async fn three_instances_killed_at_random_pay_300_releases_exactly_once() {
         for (victim, at, released) in &kills {
             eprintln!("  instance {victim} at {:>5} ms, {released:>3} released", at.as_millis());
         }
-        assert!(kills.len() >= 3, "too few kills to mean anything: {kills:?}");
-        assert!(cut_in_flight >= 1, "no kill landed while payouts were claimed: {kills:?}");
+        assert!(kills.len() >= 6, "a kill per wave at least: {kills:?}");
+        assert!(cut_in_flight >= 1, "no kill cut a claimed batch: {kills:?}");
         assert_paid_exactly_once(&devnet, &*store, &jobs).await;
         store.close().await;
         eprintln!(
@@ -276,11 +356,11 @@ async fn two_instances_recover_from_a_20_s_database_outage() {
         let devnet = Devnet::start().await;
         // Wave A (worker 3) first, wave B (worker 4) 20 minutes later, wave C (worker 5) 40
         // minutes later; review one hour.
-        let a = submitted_jobs(&devnet, 3..4).await;
+        let a = submitted_jobs(&devnet, 3..4, 0).await;
         devnet.advance(1_200).await;
-        let b = submitted_jobs(&devnet, 4..5).await;
+        let b = submitted_jobs(&devnet, 4..5, 0).await;
         devnet.advance(1_200).await;
-        let c = submitted_jobs(&devnet, 5..6).await;
+        let c = submitted_jobs(&devnet, 5..6, 0).await;
         let all: Vec<U256> = [a.clone(), b.clone(), c.clone()].concat();
 
         // The instances reach PostgreSQL through the TCP proxy; the test reads it directly.
@@ -302,8 +382,8 @@ async fn two_instances_recover_from_a_20_s_database_outage() {
         // Wave A due and paid with both up.
         mine_at(&devnet, last_window_end(&devnet, &a).await + 1).await;
         devnet.mine().await;
-        until(&instances[0], Duration::from_secs(30), "wave A confirmed", || {
-            all_confirmed(&*store, 50)
+        until(&instances[0], Duration::from_secs(30), "wave A confirmed", || async {
+            counts(&*store).await.get(&PayoutStatus::Confirmed) == Some(&50)
         })
         .await;
 
@@ -335,6 +415,10 @@ async fn two_instances_recover_from_a_20_s_database_outage() {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        assert!(
+            ready_during.contains_key(&Some(503)),
+            "/ready never said 503 without its database: {ready_during:?}"
+        );
         let during = released_of(&devnet, &all).await;
         let refused = proxy.connections().1;
         proxy.set_down(false);
@@ -370,6 +454,46 @@ async fn two_instances_recover_from_a_20_s_database_outage() {
             recovered.as_secs_f64(),
             test_started.elapsed().as_secs_f64()
         );
+    })
+    .await;
+}
+
+/// A slow node (every RPC 60 ms more: the watcher's first page, with its 64 headers one request
+/// each, takes about 4 s) and a 2 s cursor lease, two instances: the leader renews its lease
+/// during the page instead of losing it mid-page to the other, whose page would outlast the
+/// lease in turn (the cursor then never moved and nothing was ever paid).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_keeps_its_lease_through_a_page_longer_than_the_lease() {
+    let db = postgres().await;
+    bounded(Duration::from_secs(90), async {
+        let test_started = Instant::now();
+        let devnet = Devnet::start().await;
+        let jobs = submitted_jobs(&devnet, 3..4, 0).await;
+        mine_at(&devnet, last_window_end(&devnet, &jobs).await + 1).await;
+        devnet.mine().await;
+        devnet.proxy.set_latency(Duration::from_millis(60));
+        let storage = db.storage_url();
+        let mut instances: Vec<RelayerProcess> = Vec::new();
+        for i in 0..2 {
+            let config = write_instance_config(&devnet, &format!("r{i}"), &storage, SETTINGS, "");
+            let mut relayer = RelayerProcess::spawn(&config);
+            relayer.wait_healthy().await;
+            instances.push(relayer);
+        }
+        let store: Arc<dyn Store> = db.open().await;
+        until(&instances[0], Duration::from_secs(45), "all 50 payouts confirmed", || {
+            all_confirmed(&*store, 50)
+        })
+        .await;
+        for (i, relayer) in instances.iter_mut().enumerate() {
+            let lost = relayer.logged("cursor lease lost: follower");
+            assert!(lost.is_empty(), "instance {i} lost the cursor lease while alive: {lost:?}");
+            let status = relayer.terminate(Duration::from_secs(15)).await;
+            assert!(status.success(), "graceful stop of instance {i}: {status}");
+        }
+        assert_paid_exactly_once(&devnet, &*store, &jobs).await;
+        store.close().await;
+        eprintln!("slow-node lease test: total {:.1} s", test_started.elapsed().as_secs_f64());
     })
     .await;
 }
