@@ -527,3 +527,47 @@ pub(crate) async fn mine_at(devnet: &Devnet, timestamp: u64) {
         devnet.direct.raw_request("evm_setNextBlockTimestamp".into(), (timestamp,)).await.unwrap();
     devnet.mine().await;
 }
+
+// ---- fault-test helpers (faults.rs, pg_faults.rs) ----------------------------------------------
+
+/// One millionth of a coin: the milestone amount of the fault tests' bulk jobs.
+pub(crate) fn micro() -> U256 {
+    U256::from(1_000_000_000_000u64)
+}
+
+/// Runs `test`, failing it when it takes longer than `limit`.
+pub(crate) async fn bounded<F: std::future::Future<Output = ()>>(limit: Duration, test: F) {
+    tokio::time::timeout(limit, test).await.expect("the test took too long");
+}
+
+/// SplitMix64: a tiny seeded generator (a kill schedule must be replayable from its seed).
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[low, high)`.
+    pub(crate) fn below(&mut self, low: u64, high: u64) -> u64 {
+        low + self.next() % (high - low)
+    }
+
+    /// Uniform in `[low, high)` milliseconds.
+    pub(crate) fn millis(&mut self, low: u64, high: u64) -> Duration {
+        Duration::from_millis(self.below(low, high))
+    }
+}
+
+/// The seed: `SHIFTPAY_FAULT_SEED`, else the clock.
+pub(crate) fn seed() -> u64 {
+    std::env::var("SHIFTPAY_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            as u64
+    })
+}

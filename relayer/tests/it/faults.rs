@@ -24,9 +24,9 @@ use shiftpay_tests::anvil::dev_address;
 
 use crate::{
     binary::{
-        RelayerProcess, assert_stored_txs_mined_and_succeeded, killed_by_sigkill, mine_at,
-        open_store, released_count, releases, send_many, sign_call, store_txs, submissions,
-        submit_calls, until, wait_mined, write_config,
+        RelayerProcess, Rng, assert_stored_txs_mined_and_succeeded, bounded, killed_by_sigkill,
+        micro, mine_at, open_store, released_count, releases, seed, send_many, sign_call,
+        store_txs, submissions, submit_calls, until, wait_mined, write_config,
     },
     devnet::{Devnet, RELAYER},
 };
@@ -38,41 +38,6 @@ const KILLS_PER_WAVE: usize = 10;
 
 /// Gas limit of one `submit` (it uses about a third of it).
 const SUBMIT_GAS: u64 = 250_000;
-
-/// A small milestone amount (0.000001 coin).
-fn micro() -> U256 {
-    U256::from(1_000_000_000_000u64)
-}
-
-async fn bounded<F: std::future::Future<Output = ()>>(limit: Duration, test: F) {
-    tokio::time::timeout(limit, test).await.expect("the test took too long");
-}
-
-/// SplitMix64: a tiny seeded generator (the kill schedule must be replayable from its seed).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[low, high)` milliseconds.
-    fn millis(&mut self, low: u64, high: u64) -> Duration {
-        Duration::from_millis(low + self.next() % (high - low))
-    }
-}
-
-/// The seed: `SHIFTPAY_FAULT_SEED`, else the clock.
-fn seed() -> u64 {
-    std::env::var("SHIFTPAY_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-            as u64
-    })
-}
 
 /// How many of `jobs`' milestones (50 each) the chain has released.
 async fn released_of(devnet: &Devnet, jobs: &[U256]) -> usize {

@@ -29,9 +29,9 @@ use sqlx::Connection;
 
 use crate::{
     binary::{
-        RelayerProcess, assert_stored_txs_mined_and_succeeded, killed_by_sigkill, mine_at,
-        released_count, releases, send_many, store_txs, submissions, submit_calls, until,
-        wait_mined, write_instance_config,
+        RelayerProcess, Rng, assert_stored_txs_mined_and_succeeded, bounded, killed_by_sigkill,
+        micro, mine_at, released_count, releases, seed, send_many, store_txs, submissions,
+        submit_calls, until, wait_mined, write_instance_config,
     },
     devnet::{Devnet, RELAYER},
     store::{Backend, Postgres, postgres},
@@ -48,41 +48,6 @@ const PER_JOB: u64 = 50;
 /// Settings of every instance: confirm after one block, a 2 s cursor lease (a follower takes
 /// the watcher over within 2 s of the leader's death).
 const SETTINGS: &str = "confirmations = 1\nleader_lease = \"2s\"";
-
-/// A small milestone amount (0.000001 coin).
-fn micro() -> U256 {
-    U256::from(1_000_000_000_000u64)
-}
-
-async fn bounded<F: std::future::Future<Output = ()>>(limit: Duration, test: F) {
-    tokio::time::timeout(limit, test).await.expect("the test took too long");
-}
-
-/// SplitMix64: a tiny seeded generator (the kill schedule must be replayable from its seed).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[low, high)`.
-    fn below(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low)
-    }
-}
-
-/// The seed: `SHIFTPAY_FAULT_SEED`, else the clock.
-fn seed() -> u64 {
-    std::env::var("SHIFTPAY_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-            as u64
-    })
-}
 
 /// Jobs of [`PER_JOB`] milestones, one per worker of `workers`, every milestone submitted
 /// (bulk: raw transactions, all mined); the `k`th job's review lasts `3_600 + k * stagger`
