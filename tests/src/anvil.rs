@@ -16,7 +16,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -167,24 +166,17 @@ pub struct AnvilProcess {
 }
 
 impl AnvilProcess {
-    /// Starts anvil on a free port of 127.0.0.1 and waits until it answers `eth_chainId` with
-    /// the configured chain id. Blocking (a few hundred milliseconds); fine to call from an
-    /// async test.
+    /// Starts anvil on a port of 127.0.0.1 that the kernel picks (`--port 0`: no other process
+    /// can hold it, as it could a port probed free beforehand) and waits until it says where it
+    /// listens and answers `eth_chainId` there with the configured chain id. Blocking (a few
+    /// hundred milliseconds); fine to call from an async test.
     pub fn spawn(opts: AnvilOptions) -> Result<Self, AnvilError> {
         let binary = anvil_binary()?;
         let log_dir = tempfile::Builder::new().prefix("shiftpay-anvil-").tempdir()?;
         let log_path = log_dir.path().join("anvil.log");
         let mut anvil = Self { child: None, port: 0, opts, binary, log_path, _log_dir: log_dir };
-        // Another process may take the port between our probe and anvil's bind: try anew.
-        let mut attempts = 0;
-        loop {
-            anvil.port = free_port()?;
-            attempts += 1;
-            match anvil.start() {
-                Err(AnvilError::Exited { log, .. }) if attempts < 5 && port_in_use(&log) => {}
-                other => return other.map(|()| anvil),
-            }
-        }
+        anvil.start()?;
+        Ok(anvil)
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -260,7 +252,11 @@ impl AnvilProcess {
         }
     }
 
-    /// Starts the process on `self.port` and waits for it.
+    /// Starts the process on `self.port` (0: a port the kernel picks, then kept in `self.port`)
+    /// and waits for it. Ready means: the process says it listens on the port (`Listening on
+    /// 127.0.0.1:<port>` in its own log, so a probe cannot be answered by another anvil that
+    /// holds the port, e.g. one of another test after a restart clashed) and answers
+    /// `eth_chainId` there.
     fn start(&mut self) -> Result<(), AnvilError> {
         let log = OpenOptions::new().create(true).append(true).open(&self.log_path)?;
         let log_start = log.metadata()?.len();
@@ -292,7 +288,11 @@ impl AnvilProcess {
                     log: self.log_since(log_start),
                 });
             }
-            if probe_chain_id(self.port) == Some(self.opts.chain_id) {
+            if let Some(port) = listening_port(&self.log_since(log_start))
+                && (self.port == 0 || port == self.port)
+                && probe_chain_id(port) == Some(self.opts.chain_id)
+            {
+                self.port = port;
                 return Ok(());
             }
             if started.elapsed() > self.opts.startup_timeout {
@@ -343,12 +343,28 @@ impl Drop for AnvilProcess {
     }
 }
 
-/// A port of 127.0.0.1 that was free a moment ago.
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+/// The port of anvil's `Listening on 127.0.0.1:<port>` line.
+fn listening_port(log: &str) -> Option<u16> {
+    log.lines()
+        .find_map(|line| line.trim().strip_prefix("Listening on "))
+        .and_then(|address| address.rsplit_once(':'))
+        .and_then(|(_, port)| port.trim().parse().ok())
 }
 
 fn port_in_use(log: &str) -> bool {
     let log = log.to_ascii_lowercase();
     log.contains("address already in use") || log.contains("addrinuse")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_port;
+
+    #[test]
+    fn the_port_comes_from_anvils_own_listening_line() {
+        let log = "Private Keys\n==================\n\nListening on 127.0.0.1:35651\n";
+        assert_eq!(listening_port(log), Some(35651));
+        assert_eq!(listening_port("Listening on 127.0.0.1:"), None);
+        assert_eq!(listening_port("starting..."), None);
+    }
 }
