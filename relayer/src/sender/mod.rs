@@ -19,16 +19,17 @@
 //!    notice over; streams still withdrawable; the signed request still executes) →
 //!    `Skipped` without a transaction when not; prepare it with the bindings' policy
 //!    (estimate + margin; legacy `eth_gasPrice` once per batch); a revert in the estimate →
-//!    `Failed`, never retried; then, in ONE store transaction, allocate the
-//!    nonce and record the signed bytes ([`Store::allocate_nonce_and_record_tx`]) and only then
-//!    broadcast.
+//!    `Failed`, never retried; then, in ONE store transaction for the whole batch, allocate the
+//!    nonces and record the signed bytes ([`Store::allocate_nonces_and_record_txs`]) and only
+//!    then broadcast.
 //! 3. Every minute, read the signer's balance (metric; a warning below `low_balance_warning`).
 //!
 //! # Pace
 //! Batches of 64; receipts read and payouts re-checked concurrently (bounded, so a public node
-//! sees at most a few dozen requests at once); payouts recorded one store transaction each, in
-//! nonce order, each broadcast overlapping the next record (all of a step's broadcasts end with
-//! the step). A full batch is followed by the next step at once; otherwise the sender waits
+//! sees at most a few dozen requests at once); a batch's payouts recorded in ONE store
+//! transaction ([`Store::allocate_nonces_and_record_txs`], nonces in claim order), then
+//! broadcast 16 at a time (all of a step's broadcasts end with the step); a step's receipts
+//! written in one store transaction too ([`Store::set_txs_status`]). A full batch is followed by the next step at once; otherwise the sender waits
 //! `poll_interval`, or less when it follows the watcher ([`Sender::follow_watcher`]: it steps as
 //! soon as the watcher has inserted payouts). `relayer/BENCH.md` has the figures.
 //!
@@ -37,7 +38,7 @@
 //!
 //! # Exactly once
 //! A payout has a unique key; it gets a transaction only through
-//! `allocate_nonce_and_record_tx`, which needs the payout leased to this sender and writes the
+//! `allocate_nonce(s)_and_record_tx(s)`, which needs the payout leased to this sender and writes the
 //! signed bytes before anything is broadcast. After a crash at any point: nothing recorded →
 //! the payout is claimed again when its lease ends and re-checked; recorded but never broadcast
 //! → [`Sender::reconcile`] (at start) finds it missing from the node and rebroadcasts the same
@@ -85,8 +86,8 @@ use crate::{
     metrics::Metrics,
     service::{Context, Stage, Task, TaskContext, TaskError},
     store::{
-        AllocateTx, NewTx, Payout, PayoutKind, PayoutStatus, Store, StoreError, TxRecord, TxStatus,
-        TxUpdate,
+        AllocateTx, BuildTx, NewTx, Payout, PayoutKind, PayoutStatus, Store, StoreError, TxId,
+        TxRecord, TxStatus, TxUpdate,
     },
     watcher::StatusCell,
 };
@@ -94,8 +95,8 @@ use crate::{
 /// How the sender paces itself. [`SenderOptions::from_config`] gives the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderOptions {
-    /// Payouts claimed per step (re-checked concurrently, at most 16 at a time; recorded in
-    /// order, their broadcasts overlapping).
+    /// Payouts claimed per step (re-checked concurrently, at most 16 at a time; recorded
+    /// together in one store transaction, then broadcast).
     pub batch_size: usize,
     /// How long a claim is held: another instance (or this one after a restart) takes an
     /// unsent payout over once it ends.
@@ -170,6 +171,23 @@ pub enum Decision {
     Fail(String),
     /// The node failed: back to the queue after a backoff.
     Retry(String),
+}
+
+/// A claimed payout the re-check found still due, with its prepared transaction.
+struct Due<'a> {
+    payout: &'a Payout,
+    request: Box<TransactionRequest>,
+    what: String,
+}
+
+/// A receipt's verdict on one transaction, written with the step's others
+/// ([`Sender::write_settled`]).
+struct Settled {
+    tx: TxId,
+    payout_key: Option<String>,
+    hash: B256,
+    block: u64,
+    update: TxUpdate,
 }
 
 /// What one step did (logs, tests).
@@ -395,14 +413,12 @@ impl Sender {
         if claimed.is_empty() {
             return Ok(());
         }
-        // Broadcasts of this batch still in flight; all of them end before the step does.
-        let mut broadcasts = JoinSet::new();
         let gas_price = match self.batch_gas_price().await {
             Ok(price) => price,
             Err(err) => {
                 for payout in &claimed {
                     let retry = Decision::Retry(err.to_string());
-                    self.apply(payout, retry, 0, now, report, &mut broadcasts).await?;
+                    self.apply(payout, retry, 0, now, report).await?;
                 }
                 return Err(err.into());
             }
@@ -426,25 +442,30 @@ impl Sender {
         while let Some(done) = tasks.join_next().await {
             joined(done);
         }
-        let mut min_nonce = None;
-        let mut applied = Ok(());
+        // The payouts still due are recorded together (one store transaction), in claim order;
+        // the others are settled one by one.
+        let mut sends = Vec::new();
+        let mut others = Vec::new();
         for (payout, decision) in claimed.iter().zip(decisions) {
-            let mut decision =
-                decision.unwrap_or_else(|| Decision::Retry("the re-check panicked".to_owned()));
-            if matches!(decision, Decision::Send { .. }) && min_nonce.is_none() {
-                match self.pending_nonce().await {
-                    Ok(nonce) => min_nonce = Some(nonce),
-                    Err(err) => decision = Decision::Retry(err.to_string()),
-                }
-            }
-            let nonce = min_nonce.unwrap_or(0);
-            applied = self.apply(payout, decision, nonce, now, report, &mut broadcasts).await;
-            if applied.is_err() {
-                break;
+            match decision.unwrap_or_else(|| Decision::Retry("the re-check panicked".to_owned())) {
+                Decision::Send { request, what } => sends.push(Due { payout, request, what }),
+                decision => others.push((payout, decision)),
             }
         }
-        while broadcasts.join_next().await.is_some() {}
-        applied
+        if !sends.is_empty() {
+            match self.pending_nonce().await {
+                Ok(min_nonce) => self.send_batch(sends, min_nonce, report).await?,
+                Err(err) => {
+                    for due in sends {
+                        others.push((due.payout, Decision::Retry(err.to_string())));
+                    }
+                }
+            }
+        }
+        for (payout, decision) in others {
+            self.apply(payout, decision, 0, now, report).await?;
+        }
+        Ok(())
     }
 
     /// The legacy gas price for this batch (the policy's fixed price, else `eth_gasPrice`);
@@ -722,9 +743,8 @@ impl Sender {
         }
     }
 
-    /// Carries a decision out in the store (and for `Send`, records, then starts the broadcast
-    /// in `broadcasts`, at most [`BROADCAST_IN_FLIGHT`] at a time: the next payout is recorded
-    /// while the node takes this one).
+    /// Carries a decision out in the store (a `Send` is recorded and broadcast as a batch of
+    /// one, [`Self::send_batch`]).
     async fn apply(
         &self,
         payout: &Payout,
@@ -732,40 +752,13 @@ impl Sender {
         min_nonce: u64,
         now: u64,
         report: &mut StepReport,
-        broadcasts: &mut JoinSet<()>,
     ) -> Result<(), SendError> {
         let (key, holder) = (payout.key.as_str(), self.holder());
         let result = match decision {
             Decision::Send { request, what } => {
-                match self.record(payout, (*request).clone(), min_nonce).await {
-                    Ok(record) => {
-                        report.sent += 1;
-                        self.metrics.tx_sent();
-                        info!(payout = key, %what, hash = %record.hash(), nonce = record.nonce, gas_price = record.gas_price, "sending");
-                        if broadcasts.len() >= BROADCAST_IN_FLIGHT {
-                            broadcasts.join_next().await;
-                        }
-                        let this = self.clone();
-                        broadcasts.spawn(async move { this.broadcast(&record, *request).await });
-                        Ok(())
-                    }
-                    Err(StoreError::Build(reason)) => {
-                        // Signing failed: nothing was recorded, and trying again will not help.
-                        report.failed += 1;
-                        self.metrics.tx_failed();
-                        error!(payout = key, %reason, "cannot sign the payout's transaction");
-                        self.store()
-                            .set_payout_status(
-                                key,
-                                Some(holder),
-                                PayoutStatus::Failed,
-                                Some(&reason),
-                            )
-                            .await
-                            .map(drop)
-                    }
-                    Err(err) => Err(err),
-                }
+                return self
+                    .send_batch(vec![Due { payout, request, what }], min_nonce, report)
+                    .await;
             }
             Decision::Skip(reason) => {
                 report.skipped += 1;
@@ -807,6 +800,78 @@ impl Sender {
                 Ok(())
             }
         }
+    }
+
+    /// Records the transactions of `sends` (claimed payouts still due, in order) in ONE store
+    /// transaction ([`Store::allocate_nonces_and_record_txs`]: consecutive nonces from
+    /// `max(next stored, min_nonce)`, each payout `Sent`), then broadcasts them, at most
+    /// [`BROADCAST_IN_FLIGHT`] at a time; the step waits for every broadcast. A payout the store
+    /// refuses (its lease lost, a guard) is left alone; one whose transaction cannot be signed
+    /// is `Failed`.
+    async fn send_batch(
+        &self,
+        sends: Vec<Due<'_>>,
+        min_nonce: u64,
+        report: &mut StepReport,
+    ) -> Result<(), SendError> {
+        let signer = &self.shared.signer;
+        let batch = sends
+            .iter()
+            .map(|due| {
+                let alloc = AllocateTx {
+                    signer: signer.address(),
+                    payout_key: Some(&due.payout.key),
+                    holder: self.holder(),
+                    min_nonce,
+                };
+                let (signer, request) = (signer.clone(), (*due.request).clone());
+                let build: BuildTx<'_> =
+                    Box::new(move |nonce| NewTx::sign_request(&signer, &request, nonce));
+                (alloc, build)
+            })
+            .collect();
+        let recorded = self.store().allocate_nonces_and_record_txs(batch).await?;
+        let mut broadcasts = JoinSet::new();
+        for (due, result) in sends.into_iter().zip(recorded) {
+            let key = due.payout.key.as_str();
+            match result {
+                Ok(record) => {
+                    report.sent += 1;
+                    self.metrics.tx_sent();
+                    info!(payout = key, what = %due.what, hash = %record.hash(), nonce = record.nonce, gas_price = record.gas_price, "sending");
+                    if broadcasts.len() >= BROADCAST_IN_FLIGHT {
+                        broadcasts.join_next().await;
+                    }
+                    let this = self.clone();
+                    let request = *due.request;
+                    broadcasts.spawn(async move { this.broadcast(&record, request).await });
+                }
+                Err(StoreError::Build(reason)) => {
+                    // Signing failed: nothing was recorded, and trying again will not help.
+                    report.failed += 1;
+                    self.metrics.tx_failed();
+                    error!(payout = key, %reason, "cannot sign the payout's transaction");
+                    let failed = self
+                        .store()
+                        .set_payout_status(
+                            key,
+                            Some(self.holder()),
+                            PayoutStatus::Failed,
+                            Some(&reason),
+                        )
+                        .await;
+                    match failed {
+                        Err(err) if err.is_transient() => return Err(err.into()),
+                        Err(err) => warn!(payout = key, %err, "payout left alone"),
+                        Ok(_) => {}
+                    }
+                }
+                // A lost lease, a payout a reorg removed, a guard: drop it, send nothing.
+                Err(err) => warn!(payout = key, %err, "payout left alone"),
+            }
+        }
+        while broadcasts.join_next().await.is_some() {}
+        Ok(())
     }
 
     /// Allocates the nonce and records the signed transaction of a claimed payout in one store
@@ -874,9 +939,13 @@ impl Sender {
         // The receipts are read concurrently (the round trips, not the store, bound a step
         // with many open transactions); the transactions are then followed up one by one.
         let receipts = self.receipts(&open).await;
+        // What the receipts say is written for all of them at once, after the loop.
+        let mut settled = Vec::new();
         for (tx, receipt) in open.iter().zip(receipts) {
             let tracked = match receipt {
-                Some(Ok(receipt)) => self.track_one(tx, receipt, head, mined_nonce, report).await,
+                Some(Ok(receipt)) => {
+                    self.track_one(tx, receipt, head, mined_nonce, report, &mut settled).await
+                }
                 Some(Err(err)) => Err(err),
                 // Its read panicked: followed up at the next step.
                 None => continue,
@@ -886,6 +955,44 @@ impl Sender {
                     return Err(err);
                 }
                 warn!(tx = %tx.id, hash = %tx.hash(), %err, "cannot follow the transaction up now");
+            }
+        }
+        self.write_settled(settled, report).await
+    }
+
+    /// Writes the `Mined` / `Confirmed` verdicts of a step's receipts in ONE store transaction
+    /// ([`Store::set_txs_status`]); a transaction whose payout moved on meanwhile is updated
+    /// alone, as [`Self::update_tx`] does.
+    async fn write_settled(
+        &self,
+        settled: Vec<Settled>,
+        report: &mut StepReport,
+    ) -> Result<(), SendError> {
+        if settled.is_empty() {
+            return Ok(());
+        }
+        let updates = settled.iter().map(|s| (s.tx, s.update.clone())).collect();
+        let results = self.store().set_txs_status(updates).await?;
+        for (s, result) in settled.into_iter().zip(results) {
+            let result = match result {
+                Err(err) if s.update.payout_status.is_some() && payout_moved_on(&err) => {
+                    debug!(tx = %s.tx, %err, "payout not changed with its transaction");
+                    let update = TxUpdate { payout_status: None, ..s.update.clone() };
+                    self.store().set_tx_status(s.tx, update).await
+                }
+                other => other,
+            };
+            match result {
+                Ok(_) if s.update.status == TxStatus::Confirmed => {
+                    self.metrics.tx_confirmed();
+                    report.confirmed += 1;
+                    info!(tx = %s.tx, payout = ?s.payout_key, hash = %s.hash, block = s.block, "confirmed");
+                }
+                Ok(_) => debug!(tx = %s.tx, hash = %s.hash, block = s.block, "mined"),
+                Err(err) if err.is_transient() => return Err(err.into()),
+                Err(err) => {
+                    warn!(tx = %s.tx, hash = %s.hash, %err, "cannot follow the transaction up now")
+                }
             }
         }
         Ok(())
@@ -940,10 +1047,11 @@ impl Sender {
         head: &Head,
         mined_nonce: u64,
         report: &mut StepReport,
+        settled: &mut Vec<Settled>,
     ) -> Result<(), SendError> {
         let provider = &self.shared.provider;
         if let Some(receipt) = receipt {
-            return self.on_receipt(tx, &receipt, head, report).await;
+            return self.on_receipt(tx, &receipt, head, report, settled).await;
         }
         if tx.status == TxStatus::Mined {
             warn!(tx = %tx.id, hash = %tx.hash(), block = ?tx.mined_block, "the receipt is gone (reorg): waiting for the transaction again");
@@ -954,7 +1062,7 @@ impl Sender {
             // A node may count the nonce a moment before it serves the receipt of the block
             // being mined (anvil does): look once more before calling it someone else's.
             if let Some(receipt) = self.receipt(&tx.hashes).await? {
-                return self.on_receipt(tx, &receipt, head, report).await;
+                return self.on_receipt(tx, &receipt, head, report, settled).await;
             }
             let error = format!(
                 "nonce {} was used by a transaction that is none of the relayer's; the payout is re-checked",
@@ -1000,12 +1108,15 @@ impl Sender {
         Ok(())
     }
 
+    /// A receipt's verdict: a revert is written now; `Mined` / `Confirmed` go to `settled`
+    /// ([`Self::write_settled`]).
     async fn on_receipt(
         &self,
         tx: &TxRecord,
         receipt: &TransactionReceipt,
         head: &Head,
         report: &mut StepReport,
+        settled: &mut Vec<Settled>,
     ) -> Result<(), SendError> {
         let hash = receipt.transaction_hash;
         let block = receipt.block_number.unwrap_or(head.number);
@@ -1028,22 +1139,20 @@ impl Sender {
             return Ok(());
         }
         let confirmations = head.number.saturating_sub(block) + 1;
-        if confirmations >= self.shared.tx_policy.confirmations {
-            self.update_tx(
-                tx,
-                TxStatus::Confirmed,
-                Some(block),
-                Some(PayoutStatus::Confirmed),
-                None,
-            )
-            .await?;
-            self.metrics.tx_confirmed();
-            report.confirmed += 1;
-            info!(tx = %tx.id, payout = ?tx.payout_key, %hash, block, "confirmed");
+        let (status, payout_status) = if confirmations >= self.shared.tx_policy.confirmations {
+            (TxStatus::Confirmed, Some(PayoutStatus::Confirmed))
         } else if tx.status != TxStatus::Mined || tx.mined_block != Some(block) {
-            self.update_tx(tx, TxStatus::Mined, Some(block), None, None).await?;
-            debug!(tx = %tx.id, %hash, block, confirmations, "mined");
-        }
+            (TxStatus::Mined, None)
+        } else {
+            return Ok(());
+        };
+        settled.push(Settled {
+            tx: tx.id,
+            payout_key: tx.payout_key.clone(),
+            hash,
+            block,
+            update: TxUpdate { status, mined_block: Some(block), payout_status, error: None },
+        });
         Ok(())
     }
 
@@ -1059,11 +1168,7 @@ impl Sender {
     ) -> Result<TxRecord, StoreError> {
         let update = TxUpdate { status, mined_block, payout_status, error };
         match self.store().set_tx_status(tx.id, update.clone()).await {
-            Err(
-                err @ (StoreError::NotPayoutTx { .. }
-                | StoreError::InvalidTransition { what: "payout", .. }
-                | StoreError::LeaseLost { .. }),
-            ) if payout_status.is_some() => {
+            Err(err) if payout_status.is_some() && payout_moved_on(&err) => {
                 debug!(tx = %tx.id, %err, "payout not changed with its transaction");
                 self.store().set_tx_status(tx.id, TxUpdate { payout_status: None, ..update }).await
             }
@@ -1210,6 +1315,17 @@ impl Sender {
 }
 
 /// The request a stored signed transaction was built from (to re-sign or replay it).
+/// Whether a refused transaction update failed only on its payout, which moved on since (was
+/// re-queued, or changed by an operator): the transaction alone can still be updated.
+fn payout_moved_on(err: &StoreError) -> bool {
+    matches!(
+        err,
+        StoreError::NotPayoutTx { .. }
+            | StoreError::InvalidTransition { what: "payout", .. }
+            | StoreError::LeaseLost { .. }
+    )
+}
+
 fn decode_request(raw: &Bytes) -> Option<TransactionRequest> {
     let envelope = TxEnvelope::decode_2718(&mut raw.as_ref()).ok()?;
     Some(TransactionRequest::from_transaction(envelope))

@@ -32,7 +32,7 @@ struct RequestRow {
     created_at: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     cursor: Option<Cursor>,
     blocks: BTreeMap<u64, BlockRef>,
@@ -77,6 +77,75 @@ impl State {
         };
         self.payouts.insert(new.key, payout.clone());
         (payout, true)
+    }
+
+    /// [`Store::allocate_nonce_and_record_tx`] on the locked state.
+    fn allocate(&mut self, alloc: AllocateTx<'_>, build: BuildTx<'_>) -> StoreResult<TxRecord> {
+        if let Some(key) = alloc.payout_key {
+            check_can_send(self.payout(key)?, alloc.holder)?;
+        }
+        let nonce = self.nonces.get(&alloc.signer).copied().unwrap_or(0).max(alloc.min_nonce);
+        // The only caller code under the lock; nothing is changed before it returns.
+        let built = build(nonce).map_err(StoreError::Build)?;
+        if self.hashes.contains_key(&built.hash) {
+            return Err(StoreError::DuplicateHash(built.hash));
+        }
+        let now = unix_now();
+        self.next_tx_id += 1;
+        let id = TxId(self.next_tx_id);
+        let record = TxRecord {
+            id,
+            signer: alloc.signer,
+            nonce,
+            hashes: vec![built.hash],
+            raw: built.raw,
+            gas_price: built.gas_price,
+            status: TxStatus::Pending,
+            mined_block: None,
+            payout_key: alloc.payout_key.map(str::to_owned),
+            created_at: now,
+            updated_at: now,
+        };
+        self.txs.insert(id, record.clone());
+        self.hashes.insert(built.hash, id);
+        self.nonces.insert(alloc.signer, nonce + 1);
+        if let Some(key) = alloc.payout_key {
+            let payout = self.payout_mut(key)?;
+            payout.status = PayoutStatus::Sent;
+            payout.tx_id = Some(id);
+            payout.lease = None;
+            payout.updated_at = now;
+        }
+        Ok(record)
+    }
+
+    /// [`Store::set_tx_status`] on the locked state.
+    fn set_status(&mut self, id: TxId, update: TxUpdate) -> StoreResult<TxRecord> {
+        let record = self.tx(id)?;
+        check_tx_transition(id, record.status, update.status)?;
+        let payout_key = record.payout_key.clone();
+        if let (Some(key), Some(to)) = (&payout_key, update.payout_status) {
+            check_tx_payout_update(self.payout(key)?, id, to)?;
+        }
+        let now = unix_now();
+        if let (Some(key), Some(to)) = (&payout_key, update.payout_status) {
+            let payout = self.payout_mut(key)?;
+            payout.status = to;
+            payout.lease = None;
+            if let Some(error) = &update.error {
+                payout.last_error = Some(error.clone());
+            }
+            payout.updated_at = now;
+        } else if let (Some(key), Some(error)) = (&payout_key, &update.error) {
+            let payout = self.payout_mut(key)?;
+            payout.last_error = Some(error.clone());
+            payout.updated_at = now;
+        }
+        let record = self.txs.get_mut(&id).expect("checked above");
+        record.status = update.status;
+        record.mined_block = update.mined_block;
+        record.updated_at = now;
+        Ok(record.clone())
     }
 
     fn api_request(&self, id: RequestId) -> Option<ApiRequest> {
@@ -326,43 +395,21 @@ impl Store for MemoryStore {
         alloc: AllocateTx<'_>,
         build: BuildTx<'_>,
     ) -> StoreResult<TxRecord> {
+        self.lock().allocate(alloc, build)
+    }
+
+    async fn allocate_nonces_and_record_txs(
+        &self,
+        batch: Vec<(AllocateTx<'_>, BuildTx<'_>)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
         let mut state = self.lock();
-        if let Some(key) = alloc.payout_key {
-            check_can_send(state.payout(key)?, alloc.holder)?;
-        }
-        let nonce = state.nonces.get(&alloc.signer).copied().unwrap_or(0).max(alloc.min_nonce);
-        // The only caller code under the lock; nothing is changed before it returns.
-        let built = build(nonce).map_err(StoreError::Build)?;
-        if state.hashes.contains_key(&built.hash) {
-            return Err(StoreError::DuplicateHash(built.hash));
-        }
-        let now = unix_now();
-        state.next_tx_id += 1;
-        let id = TxId(state.next_tx_id);
-        let record = TxRecord {
-            id,
-            signer: alloc.signer,
-            nonce,
-            hashes: vec![built.hash],
-            raw: built.raw,
-            gas_price: built.gas_price,
-            status: TxStatus::Pending,
-            mined_block: None,
-            payout_key: alloc.payout_key.map(str::to_owned),
-            created_at: now,
-            updated_at: now,
-        };
-        state.txs.insert(id, record.clone());
-        state.hashes.insert(built.hash, id);
-        state.nonces.insert(alloc.signer, nonce + 1);
-        if let Some(key) = alloc.payout_key {
-            let payout = state.payout_mut(key)?;
-            payout.status = PayoutStatus::Sent;
-            payout.tx_id = Some(id);
-            payout.lease = None;
-            payout.updated_at = now;
-        }
-        Ok(record)
+        // On a draft, kept only when every `build` returned: a panic in one of them leaves the
+        // state as it was before the batch, as the SQL backends' rollback does.
+        let mut draft = state.clone();
+        let results =
+            batch.into_iter().map(|(alloc, build)| draft.allocate(alloc, build)).collect();
+        *state = draft;
+        Ok(results)
     }
 
     async fn record_gap_fill(
@@ -432,32 +479,15 @@ impl Store for MemoryStore {
     }
 
     async fn set_tx_status(&self, id: TxId, update: TxUpdate) -> StoreResult<TxRecord> {
+        self.lock().set_status(id, update)
+    }
+
+    async fn set_txs_status(
+        &self,
+        updates: Vec<(TxId, TxUpdate)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
         let mut state = self.lock();
-        let record = state.tx(id)?;
-        check_tx_transition(id, record.status, update.status)?;
-        let payout_key = record.payout_key.clone();
-        if let (Some(key), Some(to)) = (&payout_key, update.payout_status) {
-            check_tx_payout_update(state.payout(key)?, id, to)?;
-        }
-        let now = unix_now();
-        if let (Some(key), Some(to)) = (&payout_key, update.payout_status) {
-            let payout = state.payout_mut(key)?;
-            payout.status = to;
-            payout.lease = None;
-            if let Some(error) = &update.error {
-                payout.last_error = Some(error.clone());
-            }
-            payout.updated_at = now;
-        } else if let (Some(key), Some(error)) = (&payout_key, &update.error) {
-            let payout = state.payout_mut(key)?;
-            payout.last_error = Some(error.clone());
-            payout.updated_at = now;
-        }
-        let record = state.txs.get_mut(&id).expect("checked above");
-        record.status = update.status;
-        record.mined_block = update.mined_block;
-        record.updated_at = now;
-        Ok(record.clone())
+        Ok(updates.into_iter().map(|(id, update)| state.set_status(id, update)).collect())
     }
 
     async fn tx(&self, id: TxId) -> StoreResult<Option<TxRecord>> {

@@ -19,13 +19,16 @@
 //! # Rules every backend keeps
 //! - **Every state change is one storage transaction.** A method either does all it says or
 //!   nothing (a crash, a panic in a `build` closure, an error half-way: nothing is written).
+//!   The batch methods ([`Store::allocate_nonces_and_record_txs`], [`Store::set_txs_status`])
+//!   commit many such changes at once; on SQL each item runs in its own savepoint
+//!   (`each_in_savepoint!`), so one refused item leaves the others as they would be alone.
 //! - **Each payout has a unique key** ([`NewPayout::key`]): inserting one twice is a no-op that
 //!   returns the stored one, so a restart, a replayed log page or a reorg that re-includes an
 //!   event never makes a second payout.
 //! - **Status guards**: [`PayoutStatus::can_become`] and [`TxStatus::can_become`] list the allowed
 //!   moves; anything else is [`StoreError::InvalidTransition`]. `Confirmed` never goes back.
 //!   `Sending` is entered only through [`Store::claim_due`] and `Sent` only through
-//!   [`Store::allocate_nonce_and_record_tx`].
+//!   [`Store::allocate_nonce_and_record_tx`] (or its batch form).
 //! - **Claim with a lease**: [`Store::claim_due`] hands a due payout to one holder until its
 //!   lease ends; a holder that died loses it to the next claim. On PostgreSQL this becomes
 //!   `SELECT ... FOR UPDATE SKIP LOCKED`; SQLite has one writer, so its version is one statement.
@@ -43,6 +46,8 @@
 //! Times are unix seconds (`u64`): the chain's clock for `due_at` and lease ends (callers pass
 //! `now`), the machine's for `created_at` / `updated_at`.
 
+#[macro_use]
+mod batch;
 pub mod memory;
 pub mod migrations;
 pub mod postgres;
@@ -934,6 +939,32 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         build: BuildTx<'_>,
     ) -> StoreResult<TxRecord>;
 
+    /// [`Self::allocate_nonce_and_record_tx`] for several transactions, in order, in ONE storage
+    /// transaction (one commit for a whole batch of payouts instead of one each). Each item is
+    /// all or nothing on its own: a refused item (a lease lost, a payout gone, a signing failure,
+    /// a duplicate hash) writes nothing and takes no nonce, and gets its error in the result; the
+    /// items after it go on with the nonce it would have had. One result per item, in order.
+    /// A transient error (the database unreachable) fails the whole call and the SQL backends
+    /// write nothing; a panic in a `build` writes nothing either.
+    ///
+    /// The default, for a backend without a batch of its own, runs the items one storage
+    /// transaction each and stops at a transient error, keeping the items before it: each is
+    /// recorded `Pending` and followed up like any recorded transaction, so nothing is lost, only
+    /// not reported. Every backend here has its own (memory, SQLite, PostgreSQL).
+    async fn allocate_nonces_and_record_txs(
+        &self,
+        batch: Vec<(AllocateTx<'_>, BuildTx<'_>)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
+        let mut results = Vec::with_capacity(batch.len());
+        for (alloc, build) in batch {
+            match self.allocate_nonce_and_record_tx(alloc, build).await {
+                Err(err) if err.is_transient() => return Err(err),
+                result => results.push(result),
+            }
+        }
+        Ok(results)
+    }
+
     /// Records a transaction of the signer's own at a nonce it chose: the sender's filler of a
     /// nonce gap (a 0-value transfer to itself at a nonce below the store's next one that no
     /// recorded transaction holds, e.g. one the chain's pending count made the store skip). In
@@ -963,6 +994,25 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// [`StoreError::NotPayoutTx`]). `payout_status` is ignored for a transaction without a
     /// payout.
     async fn set_tx_status(&self, id: TxId, update: TxUpdate) -> StoreResult<TxRecord>;
+
+    /// [`Self::set_tx_status`] for several transactions, in order, in ONE storage transaction
+    /// (the tracker confirms a whole step's transactions with one commit). As for
+    /// [`Self::allocate_nonces_and_record_txs`]: each item all or nothing with its own result, a
+    /// transient error fails the whole call; the default runs one storage transaction per item
+    /// (every backend here has its own).
+    async fn set_txs_status(
+        &self,
+        updates: Vec<(TxId, TxUpdate)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
+        let mut results = Vec::with_capacity(updates.len());
+        for (id, update) in updates {
+            match self.set_tx_status(id, update).await {
+                Err(err) if err.is_transient() => return Err(err),
+                result => results.push(result),
+            }
+        }
+        Ok(results)
+    }
 
     /// A transaction by id.
     async fn tx(&self, id: TxId) -> StoreResult<Option<TxRecord>>;

@@ -327,6 +327,84 @@ async fn upsert_block(conn: &mut PgConnection, block: &BlockRef) -> StoreResult<
     Ok(())
 }
 
+/// [`Store::allocate_nonce_and_record_tx`] inside the caller's transaction.
+async fn allocate_in(
+    conn: &mut PgConnection,
+    alloc: AllocateTx<'_>,
+    build: BuildTx<'_>,
+) -> StoreResult<TxRecord> {
+    if let Some(key) = alloc.payout_key {
+        check_can_send(&require_payout(&mut *conn, key, Lock::ForUpdate).await?, alloc.holder)?;
+    }
+    let signer = hex(alloc.signer);
+    // The signer's row stays locked until commit: another instance allocating for this
+    // signer waits here and then reads the nonce this transaction wrote.
+    let stored = lock_nonce(&mut *conn, &signer).await?.unwrap_or(0);
+    let nonce = stored.max(alloc.min_nonce);
+    // The caller's transaction rolls back on any early return (an error, or a panic in `build`).
+    let built = build(nonce).map_err(StoreError::Build)?;
+    if hash_known(&mut *conn, built.hash).await? {
+        return Err(StoreError::DuplicateHash(built.hash));
+    }
+    let now = int(unix_now());
+    let id = insert_tx(&mut *conn, &signer, nonce, &built, alloc.payout_key, now).await?;
+    set_next_nonce(&mut *conn, &signer, nonce + 1).await?;
+    if let Some(key) = alloc.payout_key {
+        sqlx::query(
+            "UPDATE payouts SET status = 'sent', tx_id = $1, lease_holder = NULL, \
+         lease_until = NULL, updated_at = $2 WHERE key = $3",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    }
+    require_tx(&mut *conn, TxId(id), Lock::No).await
+}
+
+/// [`Store::set_tx_status`] inside the caller's transaction.
+async fn set_status_in(
+    conn: &mut PgConnection,
+    id: TxId,
+    update: TxUpdate,
+) -> StoreResult<TxRecord> {
+    let record = require_tx(&mut *conn, id, Lock::ForUpdate).await?;
+    check_tx_transition(id, record.status, update.status)?;
+    let now = int(unix_now());
+    if let Some(key) = &record.payout_key {
+        if let Some(to) = update.payout_status {
+            let payout = require_payout(&mut *conn, key, Lock::ForUpdate).await?;
+            check_tx_payout_update(&payout, id, to)?;
+            sqlx::query(
+                "UPDATE payouts SET status = $1, lease_holder = NULL, lease_until = NULL, \
+             last_error = COALESCE($2, last_error), updated_at = $3 WHERE key = $4",
+            )
+            .bind(to.as_str())
+            .bind(&update.error)
+            .bind(now)
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        } else if let Some(error) = &update.error {
+            sqlx::query("UPDATE payouts SET last_error = $1, updated_at = $2 WHERE key = $3")
+                .bind(error)
+                .bind(now)
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    sqlx::query("UPDATE txs SET status = $1, mined_block = $2, updated_at = $3 WHERE id = $4")
+        .bind(update.status.as_str())
+        .bind(update.mined_block.map(int))
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    require_tx(&mut *conn, id, Lock::No).await
+}
+
 /// Runs `$body` (a block that uses the transaction `$tx` and evaluates to a `StoreResult`) in a
 /// new transaction: commits on `Ok`, rolls back at once on `Err`, so that the row locks of a
 /// refused call (a guard, a lost lease, a failed build) are released before it returns instead
@@ -652,39 +730,17 @@ impl Store for PostgresStore {
         alloc: AllocateTx<'_>,
         build: BuildTx<'_>,
     ) -> StoreResult<TxRecord> {
+        in_tx!(self, tx, { allocate_in(&mut tx, alloc, build).await })
+    }
+
+    async fn allocate_nonces_and_record_txs(
+        &self,
+        batch: Vec<(AllocateTx<'_>, BuildTx<'_>)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
         in_tx!(self, tx, {
-            if let Some(key) = alloc.payout_key {
-                check_can_send(
-                    &require_payout(&mut tx, key, Lock::ForUpdate).await?,
-                    alloc.holder,
-                )?;
-            }
-            let signer = hex(alloc.signer);
-            // The signer's row stays locked until commit: another instance allocating for this
-            // signer waits here and then reads the nonce this transaction wrote.
-            let stored = lock_nonce(&mut tx, &signer).await?.unwrap_or(0);
-            let nonce = stored.max(alloc.min_nonce);
-            // Dropping `tx` on any early return (an error, or a panic in `build`) rolls back.
-            let built = build(nonce).map_err(StoreError::Build)?;
-            if hash_known(&mut tx, built.hash).await? {
-                return Err(StoreError::DuplicateHash(built.hash));
-            }
-            let now = int(unix_now());
-            let id = insert_tx(&mut tx, &signer, nonce, &built, alloc.payout_key, now).await?;
-            set_next_nonce(&mut tx, &signer, nonce + 1).await?;
-            if let Some(key) = alloc.payout_key {
-                sqlx::query(
-                    "UPDATE payouts SET status = 'sent', tx_id = $1, lease_holder = NULL, \
-                 lease_until = NULL, updated_at = $2 WHERE key = $3",
-                )
-                .bind(id)
-                .bind(now)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let record = require_tx(&mut tx, TxId(id), Lock::No).await?;
-            Ok(record)
+            each_in_savepoint!(tx, batch, |conn, (alloc, build)| {
+                allocate_in(&mut conn, alloc, build).await
+            })
         })
     }
 
@@ -767,46 +823,17 @@ impl Store for PostgresStore {
     }
 
     async fn set_tx_status(&self, id: TxId, update: TxUpdate) -> StoreResult<TxRecord> {
+        in_tx!(self, tx, { set_status_in(&mut tx, id, update).await })
+    }
+
+    async fn set_txs_status(
+        &self,
+        updates: Vec<(TxId, TxUpdate)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
         in_tx!(self, tx, {
-            let record = require_tx(&mut tx, id, Lock::ForUpdate).await?;
-            check_tx_transition(id, record.status, update.status)?;
-            let now = int(unix_now());
-            if let Some(key) = &record.payout_key {
-                if let Some(to) = update.payout_status {
-                    let payout = require_payout(&mut tx, key, Lock::ForUpdate).await?;
-                    check_tx_payout_update(&payout, id, to)?;
-                    sqlx::query(
-                        "UPDATE payouts SET status = $1, lease_holder = NULL, lease_until = NULL, \
-                     last_error = COALESCE($2, last_error), updated_at = $3 WHERE key = $4",
-                    )
-                    .bind(to.as_str())
-                    .bind(&update.error)
-                    .bind(now)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                } else if let Some(error) = &update.error {
-                    sqlx::query(
-                        "UPDATE payouts SET last_error = $1, updated_at = $2 WHERE key = $3",
-                    )
-                    .bind(error)
-                    .bind(now)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            sqlx::query(
-                "UPDATE txs SET status = $1, mined_block = $2, updated_at = $3 WHERE id = $4",
-            )
-            .bind(update.status.as_str())
-            .bind(update.mined_block.map(int))
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-            let record = require_tx(&mut tx, id, Lock::No).await?;
-            Ok(record)
+            each_in_savepoint!(tx, updates, |conn, (id, update)| {
+                set_status_in(&mut conn, id, update).await
+            })
         })
     }
 

@@ -197,6 +197,112 @@ async fn fetch_request(
     }))
 }
 
+/// [`Store::allocate_nonce_and_record_tx`] inside the caller's write transaction.
+async fn allocate_in(
+    conn: &mut sqlx::SqliteConnection,
+    alloc: AllocateTx<'_>,
+    build: BuildTx<'_>,
+) -> StoreResult<TxRecord> {
+    if let Some(key) = alloc.payout_key {
+        check_can_send(&require_payout(&mut *conn, key).await?, alloc.holder)?;
+    }
+    let signer = hex(alloc.signer);
+    let stored: Option<i64> = sqlx::query_scalar("SELECT next_nonce FROM nonces WHERE signer = $1")
+        .bind(&signer)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let stored = stored.map_or(Ok(0), |n| {
+        u64::try_from(n).map_err(|_| corrupt("nonce", format!("negative nonce {n}")))
+    })?;
+    let nonce = stored.max(alloc.min_nonce);
+    // The caller's transaction rolls back on any early return (an error, or a panic in
+    // `build`).
+    let built = build(nonce).map_err(StoreError::Build)?;
+    if hash_known(&mut *conn, built.hash).await? {
+        return Err(StoreError::DuplicateHash(built.hash));
+    }
+    let now = int(unix_now());
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO txs (signer, nonce, raw, gas_price, status, payout_key, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(&signer)
+    .bind(int(nonce))
+    .bind(built.raw.as_ref())
+    .bind(built.gas_price.to_string())
+    .bind(TxStatus::Pending.as_str())
+    .bind(alloc.payout_key)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO tx_hashes (hash, tx_id, seq) VALUES ($1, $2, 0)")
+        .bind(hex(built.hash))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO nonces (signer, next_nonce) VALUES ($1, $2) \
+         ON CONFLICT (signer) DO UPDATE SET next_nonce = excluded.next_nonce",
+    )
+    .bind(&signer)
+    .bind(int(nonce + 1))
+    .execute(&mut *conn)
+    .await?;
+    if let Some(key) = alloc.payout_key {
+        sqlx::query(
+            "UPDATE payouts SET status = 'sent', tx_id = $1, lease_holder = NULL, \
+             lease_until = NULL, updated_at = $2 WHERE key = $3",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    }
+    require_tx(&mut *conn, TxId(id)).await
+}
+
+/// [`Store::set_tx_status`] inside the caller's write transaction.
+async fn set_status_in(
+    conn: &mut sqlx::SqliteConnection,
+    id: TxId,
+    update: TxUpdate,
+) -> StoreResult<TxRecord> {
+    let record = require_tx(&mut *conn, id).await?;
+    check_tx_transition(id, record.status, update.status)?;
+    let now = int(unix_now());
+    if let Some(key) = &record.payout_key {
+        if let Some(to) = update.payout_status {
+            check_tx_payout_update(&require_payout(&mut *conn, key).await?, id, to)?;
+            sqlx::query(
+                "UPDATE payouts SET status = $1, lease_holder = NULL, lease_until = NULL, \
+                 last_error = COALESCE($2, last_error), updated_at = $3 WHERE key = $4",
+            )
+            .bind(to.as_str())
+            .bind(&update.error)
+            .bind(now)
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        } else if let Some(error) = &update.error {
+            sqlx::query("UPDATE payouts SET last_error = $1, updated_at = $2 WHERE key = $3")
+                .bind(error)
+                .bind(now)
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    sqlx::query("UPDATE txs SET status = $1, mined_block = $2, updated_at = $3 WHERE id = $4")
+        .bind(update.status.as_str())
+        .bind(update.mined_block.map(int))
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    require_tx(&mut *conn, id).await
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -499,65 +605,21 @@ impl Store for SqliteStore {
         build: BuildTx<'_>,
     ) -> StoreResult<TxRecord> {
         let mut tx = self.write().await?;
-        if let Some(key) = alloc.payout_key {
-            check_can_send(&require_payout(&mut tx, key).await?, alloc.holder)?;
-        }
-        let signer = hex(alloc.signer);
-        let stored: Option<i64> =
-            sqlx::query_scalar("SELECT next_nonce FROM nonces WHERE signer = $1")
-                .bind(&signer)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let stored = stored.map_or(Ok(0), |n| {
-            u64::try_from(n).map_err(|_| corrupt("nonce", format!("negative nonce {n}")))
-        })?;
-        let nonce = stored.max(alloc.min_nonce);
-        // Dropping `tx` on any early return (an error, or a panic in `build`) rolls back.
-        let built = build(nonce).map_err(StoreError::Build)?;
-        if hash_known(&mut tx, built.hash).await? {
-            return Err(StoreError::DuplicateHash(built.hash));
-        }
-        let now = int(unix_now());
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO txs (signer, nonce, raw, gas_price, status, payout_key, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(&signer)
-        .bind(int(nonce))
-        .bind(built.raw.as_ref())
-        .bind(built.gas_price.to_string())
-        .bind(TxStatus::Pending.as_str())
-        .bind(alloc.payout_key)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO tx_hashes (hash, tx_id, seq) VALUES ($1, $2, 0)")
-            .bind(hex(built.hash))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO nonces (signer, next_nonce) VALUES ($1, $2) \
-             ON CONFLICT (signer) DO UPDATE SET next_nonce = excluded.next_nonce",
-        )
-        .bind(&signer)
-        .bind(int(nonce + 1))
-        .execute(&mut *tx)
-        .await?;
-        if let Some(key) = alloc.payout_key {
-            sqlx::query(
-                "UPDATE payouts SET status = 'sent', tx_id = $1, lease_holder = NULL, \
-                 lease_until = NULL, updated_at = $2 WHERE key = $3",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let record = require_tx(&mut tx, TxId(id)).await?;
+        let record = allocate_in(&mut tx, alloc, build).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn allocate_nonces_and_record_txs(
+        &self,
+        batch: Vec<(AllocateTx<'_>, BuildTx<'_>)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
+        let mut tx = self.write().await?;
+        let results = each_in_savepoint!(tx, batch, |conn, (alloc, build)| {
+            allocate_in(&mut conn, alloc, build).await
+        })?;
+        tx.commit().await?;
+        Ok(results)
     }
 
     async fn record_gap_fill(
@@ -665,41 +727,21 @@ impl Store for SqliteStore {
 
     async fn set_tx_status(&self, id: TxId, update: TxUpdate) -> StoreResult<TxRecord> {
         let mut tx = self.write().await?;
-        let record = require_tx(&mut tx, id).await?;
-        check_tx_transition(id, record.status, update.status)?;
-        let now = int(unix_now());
-        if let Some(key) = &record.payout_key {
-            if let Some(to) = update.payout_status {
-                check_tx_payout_update(&require_payout(&mut tx, key).await?, id, to)?;
-                sqlx::query(
-                    "UPDATE payouts SET status = $1, lease_holder = NULL, lease_until = NULL, \
-                     last_error = COALESCE($2, last_error), updated_at = $3 WHERE key = $4",
-                )
-                .bind(to.as_str())
-                .bind(&update.error)
-                .bind(now)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-            } else if let Some(error) = &update.error {
-                sqlx::query("UPDATE payouts SET last_error = $1, updated_at = $2 WHERE key = $3")
-                    .bind(error)
-                    .bind(now)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        sqlx::query("UPDATE txs SET status = $1, mined_block = $2, updated_at = $3 WHERE id = $4")
-            .bind(update.status.as_str())
-            .bind(update.mined_block.map(int))
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-        let record = require_tx(&mut tx, id).await?;
+        let record = set_status_in(&mut tx, id, update).await?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn set_txs_status(
+        &self,
+        updates: Vec<(TxId, TxUpdate)>,
+    ) -> StoreResult<Vec<StoreResult<TxRecord>>> {
+        let mut tx = self.write().await?;
+        let results = each_in_savepoint!(tx, updates, |conn, (id, update)| {
+            set_status_in(&mut conn, id, update).await
+        })?;
+        tx.commit().await?;
+        Ok(results)
     }
 
     async fn tx(&self, id: TxId) -> StoreResult<Option<TxRecord>> {

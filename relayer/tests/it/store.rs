@@ -181,6 +181,7 @@ store_suite!(
     committed_state_survives_drop_without_close,
     gap_fills_are_recorded_like_every_send,
     finalize_payouts_are_keyed_per_job_and_rolled_back,
+    batches_refuse_items_alone_and_commit_the_rest,
 );
 
 const ESCROW: Address = Address::repeat_byte(0xe5);
@@ -586,6 +587,119 @@ async fn failed_or_panicking_build_writes_nothing<B: Backend>(backend: B) {
     // The nonce was not lost: the next attempt gets it.
     let tx = send(store.as_ref(), &key, "a", "after crash").await;
     assert_eq!(tx.nonce, 1);
+}
+
+/// The batch methods: a refused item (lease lost, payout not sendable, signing failure,
+/// duplicate hash) writes nothing and takes no nonce, the others are committed with consecutive
+/// nonces; a panic in one `build` writes nothing of the whole batch; status updates likewise.
+async fn batches_refuse_items_alone_and_commit_the_rest<B: Backend>(backend: B) {
+    let store = backend.open().await;
+    let mut keys = Vec::new();
+    for job in 1..=6 {
+        keys.push(store.insert_payout_if_absent(release(job, 5)).await.unwrap().0.key);
+    }
+    assert_eq!(store.claim_due(5_000, 10, "a", LEASE).await.unwrap().len(), 6);
+    store.set_payout_status(&keys[2], Some("a"), PayoutStatus::Skipped, None).await.unwrap();
+
+    let duplicate = fake_tx("first", 0).hash;
+    let batch: Vec<(AllocateTx<'_>, shiftpay_relayer::store::BuildTx<'_>)> = vec![
+        (alloc(Some(&keys[0]), "a"), Box::new(|n| Ok(fake_tx("first", n)))),
+        (alloc(Some(&keys[1]), "b"), Box::new(|n| Ok(fake_tx("not b's", n)))),
+        (alloc(Some(&keys[2]), "a"), Box::new(|n| Ok(fake_tx("skipped", n)))),
+        (alloc(Some(&keys[3]), "a"), Box::new(|_| Err("signer offline".into()))),
+        (
+            alloc(Some(&keys[4]), "a"),
+            Box::new(move |_| {
+                Ok(NewTx { hash: duplicate, raw: Bytes::from_static(b"dup"), gas_price: 1 })
+            }),
+        ),
+        (alloc(Some(&keys[5]), "a"), Box::new(|n| Ok(fake_tx("last", n)))),
+    ];
+    let results = store.allocate_nonces_and_record_txs(batch).await.unwrap();
+    assert_eq!(results.len(), 6);
+    let first = results[0].as_ref().unwrap().clone();
+    let last = results[5].as_ref().unwrap().clone();
+    assert_eq!((first.nonce, last.nonce), (0, 1), "refused items take no nonce");
+    assert!(matches!(&results[1], Err(StoreError::LeaseLost { .. })), "{:?}", results[1]);
+    assert!(matches!(&results[2], Err(StoreError::InvalidTransition { .. })), "{:?}", results[2]);
+    assert!(matches!(&results[3], Err(StoreError::Build(m)) if m == "signer offline"));
+    assert!(matches!(&results[4], Err(StoreError::DuplicateHash(h)) if *h == duplicate));
+
+    // Reopened: exactly the two accepted items were written.
+    let store = backend.open().await;
+    assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(2));
+    assert_eq!(store.txs_with_status(TxStatus::ALL).await.unwrap().len(), 2);
+    let status = |key: &String| {
+        let store = store.clone();
+        let key = key.clone();
+        async move { store.payout(&key).await.unwrap().unwrap() }
+    };
+    assert_eq!(status(&keys[0]).await.tx_id, Some(first.id));
+    assert_eq!(status(&keys[5]).await.tx_id, Some(last.id));
+    assert_eq!(status(&keys[0]).await.status, PayoutStatus::Sent);
+    assert_eq!(status(&keys[2]).await.status, PayoutStatus::Skipped);
+    for refused in [1, 3, 4] {
+        let payout = status(&keys[refused]).await;
+        assert_eq!(payout.status, PayoutStatus::Sending, "payout {refused}");
+        assert_eq!(payout.tx_id, None);
+        assert_eq!(payout.lease.unwrap().holder, "a");
+    }
+
+    // A panic in the second build: the whole batch is rolled back, the first item included.
+    let crashing = backend.open().await;
+    let (k1, k3) = (keys[1].clone(), keys[3].clone());
+    let crashed = tokio::spawn(async move {
+        let batch: Vec<(AllocateTx<'_>, shiftpay_relayer::store::BuildTx<'_>)> = vec![
+            (alloc(Some(&k1), "a"), Box::new(|n| Ok(fake_tx("before the crash", n)))),
+            (alloc(Some(&k3), "a"), Box::new(|_| panic!("crash while signing"))),
+        ];
+        crashing.allocate_nonces_and_record_txs(batch).await
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    let store = backend.open().await;
+    assert_eq!(store.next_nonce(SIGNER).await.unwrap(), Some(2));
+    assert_eq!(store.txs_with_status(TxStatus::ALL).await.unwrap().len(), 2);
+    assert_eq!(store.payout(&keys[1]).await.unwrap().unwrap().tx_id, None);
+
+    // Status updates: a refused one (unknown id, a move back from Confirmed) changes nothing,
+    // the others are written.
+    let confirm = |block| TxUpdate {
+        status: TxStatus::Confirmed,
+        mined_block: Some(block),
+        payout_status: Some(PayoutStatus::Confirmed),
+        error: None,
+    };
+    let mined = TxUpdate {
+        status: TxStatus::Mined,
+        mined_block: Some(7),
+        payout_status: None,
+        error: None,
+    };
+    let results = store
+        .set_txs_status(vec![
+            (first.id, mined),
+            (shiftpay_relayer::store::TxId(first.id.0 + 1_000), confirm(8)),
+            (last.id, confirm(8)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results[0].as_ref().unwrap().status, TxStatus::Mined);
+    assert!(matches!(&results[1], Err(StoreError::TxNotFound(_))), "{:?}", results[1]);
+    assert_eq!(results[2].as_ref().unwrap().status, TxStatus::Confirmed);
+    let back =
+        TxUpdate { status: TxStatus::Pending, mined_block: None, payout_status: None, error: None };
+    let results =
+        store.set_txs_status(vec![(last.id, back), (first.id, confirm(9))]).await.unwrap();
+    assert!(matches!(&results[0], Err(StoreError::InvalidTransition { .. })), "{:?}", results[0]);
+    assert_eq!(results[1].as_ref().unwrap().mined_block, Some(9));
+
+    let store = backend.open().await;
+    assert_eq!(store.tx(last.id).await.unwrap().unwrap().status, TxStatus::Confirmed);
+    assert_eq!(store.tx(first.id).await.unwrap().unwrap().status, TxStatus::Confirmed);
+    for key in [&keys[0], &keys[5]] {
+        assert_eq!(store.payout(key).await.unwrap().unwrap().status, PayoutStatus::Confirmed);
+    }
 }
 
 /// The sender's nonce-gap filler: checked free, signed and recorded in one storage
