@@ -14,7 +14,7 @@ VENV ?= .venv
 export PROPTEST_CASES ?= 1000
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help deps demo test fmt fmt-check clippy contracts contracts-check slither forge-check gas gas-check docs cargo-test
+.PHONY: help deps demo test fmt fmt-check clippy contracts contracts-check slither forge-check gas gas-check docs cargo-test web chromium
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,7 +41,7 @@ $(VENV)/.slither-requirements.txt: tools/slither/requirements.txt
 demo: deps ## Run the demo on the local devnet (started if needed): payroll, escrow, relayer, balances
 	$(CARGO) run --quiet --locked -p shiftpay-cli -- demo
 
-test: deps fmt-check clippy contracts-check slither forge-check gas-check cargo-test ## Everything CI runs
+test: deps fmt-check clippy contracts-check slither forge-check gas-check cargo-test web chromium ## Everything CI runs
 	@echo "make test: all checks passed"
 
 fmt: ## Format the Rust code
@@ -81,5 +81,26 @@ gas-check: ## Fail if contracts/GAS.md is not what the gas report prints now
 docs: ## Regenerate docs/cli.md (every command's --help) from the CLI's clap definitions
 	SHIFTPAY_UPDATE_DOCS=1 $(CARGO) test --quiet -p shiftpay-cli --bin shiftpay docs
 
-cargo-test: deps ## Run the Rust test suites: one build, then the test binaries side by side (tools/run-tests.py)
+cargo-test: deps web chromium ## Run the Rust test suites: one build, then the test binaries side by side (tools/run-tests.py)
 	$(PYTHON) tools/run-tests.py
+
+# The wallet page (web/): type-checked and built into web/dist when a source, the contract
+# artifacts it imports or the npm lock changed. The relayer serves it with `[api] web_dir`.
+WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.css) web/index.html web/vite.config.ts \
+	web/tsconfig.json bindings/artifacts/Payroll.json bindings/artifacts/MilestoneEscrow.json
+
+web/dist/index.html: $(WEB_SOURCES) node_modules/.package-lock.json
+	$(NPM) run --silent web:check
+	$(NPM) run --silent web:build
+	@touch $@
+
+web: web/dist/index.html ## Build the wallet page into web/dist (served by the relayer's [api] web_dir)
+
+# Debian's Chromium for the wallet page's browser test (playwright-core never downloads one).
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium: ## Install Chromium (apt-get) when /usr/bin/chromium is missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing Chromium with apt-get for the wallet page's browser test"; \
+		$(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
+	fi

@@ -371,6 +371,11 @@ pub struct ApiConfig {
     /// `/ready` answers 503 when the watcher is more than this many blocks behind the confirmed
     /// head (default [`crate::api::DEFAULT_READY_MAX_LAG`], 50: 25 minutes of Rootstock blocks).
     pub ready_max_lag: u64,
+    /// A directory of static files (the wallet page's build, `web/dist`) served at `/` beside
+    /// the API routes, which keep priority; `None`: no page. [`Config::check_environment`]
+    /// checks that it exists and holds an `index.html`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// Transaction pricing of the sender.
@@ -504,6 +509,7 @@ const SETTINGS: &[&str] = &[
     "api.rate_limit_per_minute",
     "api.cors_origins",
     "api.ready_max_lag",
+    "api.web_dir",
     "gas.margin_pct",
     "gas.replace_after",
     "gas.bump_pct",
@@ -732,6 +738,26 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok()
         .and_then(|n| n.checked_mul(factor))
         .ok_or_else(|| format!("{s:?} is not a size (bytes, or e.g. 64KiB, 1MiB)"))
+}
+
+/// The wallet page's directory: a directory holding `index.html` (what `npm run web:build`
+/// writes to `web/dist`).
+fn check_web_dir(dir: &Path) -> Result<(), String> {
+    let shown = dir.display();
+    if !dir.exists() {
+        return Err(format!(
+            "{shown} does not exist: build the wallet page first (`make web` or `npm run web:build`, which write web/dist)"
+        ));
+    }
+    if !dir.is_dir() {
+        return Err(format!("{shown} is not a directory (name the directory holding index.html)"));
+    }
+    if !dir.join("index.html").is_file() {
+        return Err(format!(
+            "{shown} has no index.html: build the wallet page first (`make web` or `npm run web:build`)"
+        ));
+    }
+    Ok(())
 }
 
 /// A CORS origin: `*`, or `scheme://host[:port]` without a path.
@@ -1008,6 +1034,8 @@ impl Config {
 
         // 0 would flap: a new block arrives between two watcher polls.
         let ready_max_lag = reader.u64("api.ready_max_lag", 1..=1_000_000);
+        // Checked on the file system by `check_environment` (exists, holds index.html).
+        let web_dir = reader.path("api.web_dir");
 
         let policy = info.as_ref().map(TxPolicy::for_chain);
         let margin_pct = reader.u64("gas.margin_pct", 0..=300);
@@ -1097,6 +1125,7 @@ impl Config {
                 rate_limit_per_minute: rate_limit.map_or(30, |n| n as u32),
                 cors_origins,
                 ready_max_lag: ready_max_lag.unwrap_or(crate::api::DEFAULT_READY_MAX_LAG),
+                web_dir,
             },
             gas: GasConfig {
                 margin_pct: margin_pct.unwrap_or(policy.gas_margin_pct),
@@ -1168,6 +1197,11 @@ impl Config {
                     errors.push(ConfigError { setting, origin: None, message: err.to_string() })
                 }
             }
+        }
+        if let Some(dir) = &self.api.web_dir
+            && let Err(message) = check_web_dir(dir)
+        {
+            errors.push(ConfigError { setting: "api.web_dir".to_owned(), origin: None, message });
         }
         match deployment {
             Some(deployment) if errors.is_empty() => Ok(Environment { deployment, thresholds }),
@@ -1443,6 +1477,39 @@ mod tests {
                 || !format!("{config:?}").contains(&KEY[2..])
         );
         assert!(!config.to_redacted_toml().contains(&KEY[2..]));
+    }
+
+    #[test]
+    fn web_dir_must_hold_an_index_html() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = env(&[(PRIVATE_KEY_ENV, KEY)]);
+        let unset = Config::from_toml_str("chain = \"devnet\"", dir.path(), &keys).unwrap();
+        assert_eq!(unset.api.web_dir, None, "no page unless configured");
+        assert!(!unset.to_redacted_toml().contains("web_dir"));
+        let config = Config::from_toml_str(
+            "chain = \"devnet\"\n[api]\nweb_dir = \"site\"",
+            dir.path(),
+            &keys,
+        )
+        .unwrap();
+        let site = dir.path().join("site");
+        assert_eq!(config.api.web_dir.as_deref(), Some(site.as_path()), "relative to the file");
+        assert!(config.to_redacted_toml().contains("web_dir"));
+        // The deployment file is missing too: pick the web_dir error out of the list.
+        let web_error = |config: &Config| {
+            config
+                .check_environment()
+                .err()
+                .and_then(|errors| errors.0.into_iter().find(|e| e.setting == "api.web_dir"))
+                .map(|e| e.message)
+        };
+        let missing = web_error(&config).unwrap();
+        assert!(missing.contains("does not exist") && missing.contains("make web"), "{missing}");
+        std::fs::create_dir(&site).unwrap();
+        let empty = web_error(&config).unwrap();
+        assert!(empty.contains("has no index.html"), "{empty}");
+        std::fs::write(site.join("index.html"), "<!doctype html>").unwrap();
+        assert_eq!(web_error(&config), None);
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! | --- | --- |
 //! | `POST /v1/requests` | `202 {"id", "status"}` (a new request), `200` (the same signed request again), or a 4xx error |
 //! | `GET /v1/requests/{id}` | `200 {"id", "kind", "status", "signer", "digest", "txHash", "error", "createdAt", "updatedAt"}` or `404` |
+//! | `GET /v1/config` | `200`: what a wallet page needs to talk to this deployment ([`client_config`]): chain, contracts, tokens, explorer, EIP-712 domains and types |
 //! | `GET /health` | `200 {"status": "ok", "instance"}` while the process serves (liveness) |
 //! | `GET /ready` | `200` when the node answers and the watcher lags at most `api.ready_max_lag` blocks, else `503` (readiness); with the `instance` id, its `role` (`leader`: holds the cursor lease, or `follower`) and the `leader`'s id |
 //! | `GET /metrics` | Prometheus text format ([`crate::metrics`]) |
+//! | `GET /*` (other paths) | with `api.web_dir` set, the wallet page's static files (`index.html` at `/`); otherwise, like every unknown route, a JSON `404` |
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}`; the message names the field
 //! or the check that failed. A request is queued only after every check passed, in this order:
@@ -40,13 +42,17 @@ use axum::{
 };
 use serde_json::{Value, json};
 use shiftpay_bindings::{
+    escrow::{self, Approval, Settlement},
+    payroll::{self, WithdrawRequest},
+    tokens::Token,
     tx::{self, TxError},
-    units::format_time,
+    units::{MonthMode, Period, format_time},
 };
 use tokio::net::TcpListener;
 use tower_http::{
     cors::{AllowOrigin, Any, CorsLayer},
     limit::RequestBodyLimitLayer,
+    services::ServeDir,
 };
 use tracing::{error, info, warn};
 
@@ -215,16 +221,30 @@ impl ApiState {
 
 /// The routes with their layers: CORS (from `api.cors_origins`), the body limit
 /// (`api.body_limit`, tower-http; a JSON 413), JSON errors for unknown routes and methods.
+/// With `api.web_dir`, every path no route matches is looked up in that directory (the wallet
+/// page; a directory serves its `index.html`), and what is not there is the JSON 404.
 pub fn router(state: ApiState) -> Router {
     let limit = state.shared.config.api.body_limit;
     let cors = cors_layer(&state.shared.config.api.cors_origins);
+    let web_dir = state.shared.config.api.web_dir.clone();
     let router = Router::new()
         .route("/v1/requests", post(submit))
         .route("/v1/requests/{id}", get(get_request))
+        .route("/v1/config", get(config))
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .fallback(not_found)
+        .route("/metrics", get(metrics));
+    let router = match web_dir {
+        Some(dir) => {
+            use axum::handler::HandlerWithoutStateExt;
+            let files = ServeDir::new(dir)
+                .append_index_html_on_directories(true)
+                .not_found_service(not_found.into_service());
+            router.fallback_service(files)
+        }
+        None => router.fallback(not_found),
+    };
+    let router = router
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::disable())
@@ -557,6 +577,74 @@ fn request_json(ctx: &Context, request: &ApiRequest) -> Value {
         "error": request.error,
         "createdAt": request.created_at,
         "updatedAt": request.updated_at,
+    })
+}
+
+// ---- GET /v1/config -------------------------------------------------------------------------
+
+async fn config(State(state): State<ApiState>) -> Json<Value> {
+    Json(client_config(&state.shared))
+}
+
+/// What a wallet page needs to act on this relayer's deployment, all from the one definition of
+/// each thing (deployment file, chain preset, bindings' typed data):
+///
+/// ```json
+/// {"chainId": 31, "chainName": "Rootstock Testnet", "nativeSymbol": "tRBTC",
+///  "publicRpcUrl": "https://public-node.testnet.rsk.co", "explorer": "https://explorer.testnet.rootstock.io",
+///  "payroll": "0x…", "escrow": "0x…", "deploymentBlock": 123, "logRange": 2000,
+///  "confirmations": 12, "gasMarginPct": 20, "relayer": "0x…", "monthSeconds": 2592000,
+///  "tokens": [{"address": "0x000…", "symbol": "tRBTC", "decimals": 18, "native": true}, …],
+///  "eip712": {"payroll": {"name": "ShiftPay Payroll", "version": "1", "types": ["WithdrawRequest(…)"]},
+///             "escrow": {"name": "ShiftPay MilestoneEscrow", "version": "1", "types": ["Approval(…)", "Settlement(…)"]}}}
+/// ```
+/// `publicRpcUrl` is the chain preset's public endpoint (for `wallet_addEthereumChain`), never
+/// the relayer's own `rpc_url`, which may carry a key. `explorer` is `null` without one.
+/// `gasMarginPct` is the transaction policy's margin over `eth_estimateGas`; amounts are token
+/// units (the page formats them with `decimals`); a rate's month is `monthSeconds` long.
+pub fn client_config(ctx: &Context) -> Value {
+    let chain = &ctx.chain;
+    let native = Token::native(chain);
+    let preset_tokens = chain.preset.map_or(&[][..], |preset| preset.tokens);
+    let tokens: Vec<Value> = std::iter::once(native)
+        .chain(preset_tokens.iter().map(Token::from_info))
+        .chain(ctx.deployment.tokens.iter().map(Token::from_deployed))
+        .map(|token| {
+            json!({
+                "address": chain.format_address(token.address),
+                "symbol": token.symbol,
+                "decimals": token.decimals,
+                "native": token.is_native(),
+            })
+        })
+        .collect();
+    json!({
+        "chainId": chain.chain_id,
+        "chainName": chain.display_name(),
+        "nativeSymbol": chain.native_symbol(),
+        "publicRpcUrl": chain.preset.map(|preset| preset.rpc_url),
+        "explorer": chain.explorer.as_deref().map(|url| url.trim_end_matches('/')),
+        "payroll": chain.format_address(ctx.deployment.payroll.address),
+        "escrow": chain.format_address(ctx.deployment.escrow.address),
+        "deploymentBlock": ctx.deployment.start_block(),
+        "logRange": chain.log_range,
+        "confirmations": chain.confirmations,
+        "gasMarginPct": ctx.tx_policy.gas_margin_pct,
+        "relayer": chain.format_address(ctx.signer.address()),
+        "monthSeconds": Period::Month.seconds(MonthMode::default()),
+        "tokens": tokens,
+        "eip712": {
+            "payroll": {
+                "name": payroll::EIP712_NAME,
+                "version": payroll::EIP712_VERSION,
+                "types": [WithdrawRequest::TYPE_STRING],
+            },
+            "escrow": {
+                "name": escrow::EIP712_NAME,
+                "version": escrow::EIP712_VERSION,
+                "types": [Approval::TYPE_STRING, Settlement::TYPE_STRING],
+            },
+        },
     })
 }
 

@@ -15,3 +15,4 @@ mod sender;
 mod service;
 mod store;
 mod watcher;
+mod web;
