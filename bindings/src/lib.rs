@@ -16,6 +16,7 @@ pub mod logs;
 pub mod payroll;
 pub mod revert;
 pub mod rpc;
+pub mod safe;
 pub mod tokens;
 pub mod tx;
 pub mod units;

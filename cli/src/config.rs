@@ -16,6 +16,7 @@
 //! rpc_url = "https://public-node.testnet.rsk.co"
 //! account = "deployer"                 # keystore in ~/.foundry/keystores
 //! deployment = "deployments/31.json"   # relative to this file's directory
+//! safe = "0x..."                       # employer/client is this Safe: like `--via safe:0x...`
 //! ```
 //!
 //! Unknown keys are errors (a typo such as `rpc-url` must not be silently ignored), reported with
@@ -39,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) account: Option<String>,
     /// Deployment file (`--deployment`), already resolved against its config file's directory.
     pub(crate) deployment: Option<PathBuf>,
+    /// A Safe multisig that sends in place of the local key (`--via safe:ADDRESS`).
+    pub(crate) safe: Option<String>,
     /// The files that were read, most specific first (shown with `-v`-style diagnostics).
     pub(crate) sources: Vec<PathBuf>,
 }
@@ -51,6 +54,7 @@ struct RawConfig {
     rpc_url: Option<String>,
     account: Option<String>,
     deployment: Option<PathBuf>,
+    safe: Option<String>,
 }
 
 /// `chain = "rootstock"` or `chain = 31`.
@@ -129,6 +133,7 @@ impl Config {
             rpc_url: raw.rpc_url,
             account: raw.account,
             deployment: raw.deployment.map(|file| base.join(file)),
+            safe: raw.safe,
             sources: vec![path.to_owned()],
         })
     }
@@ -139,6 +144,7 @@ impl Config {
         self.rpc_url = self.rpc_url.take().or(other.rpc_url);
         self.account = self.account.take().or(other.account);
         self.deployment = self.deployment.take().or(other.deployment);
+        self.safe = self.safe.take().or(other.safe);
         self.sources.extend(other.sources);
     }
 }
@@ -176,9 +182,10 @@ mod tests {
     fn reads_every_key_and_anchors_the_deployment_to_the_file() {
         let config = parse(
             "chain = \"rootstock-testnet\"\nrpc_url = \"http://node:4444\"\naccount = \"ops\"\n\
-             deployment = \"deployments/31.json\"\n",
+             deployment = \"deployments/31.json\"\nsafe = \"0x00000000000000000000000000000000000000aa\"\n",
         )
         .unwrap();
+        assert_eq!(config.safe.as_deref(), Some("0x00000000000000000000000000000000000000aa"));
         assert_eq!(config.chain.as_deref(), Some("rootstock-testnet"));
         assert_eq!(config.rpc_url.as_deref(), Some("http://node:4444"));
         assert_eq!(config.account.as_deref(), Some("ops"));

@@ -38,6 +38,7 @@ use shiftpay_bindings::{
     chains::{ChainInfo, find_preset},
     deployment::Deployment,
     rpc::{NodeError, connect_http, redact_url as display_url},
+    safe::{MetaTx, ProposedCall},
     tokens::{IERC20, Token},
     tx::{self, TxError, TxEvent, TxPolicy},
     units,
@@ -71,6 +72,12 @@ pub(crate) struct Context {
     simulated: Mutex<Vec<SimulatedTx>>,
     /// A dry-run approval was planned: later simulations that need it are not run.
     approval_pending: Mutex<bool>,
+    /// `--via safe:|timelock:`: where the collected calls go (set by [`Context::sender`]).
+    route: OnceLock<crate::commands::safe::route::Route>,
+    /// The calls collected for the route, in order.
+    collected: Mutex<Vec<ProposedCall>>,
+    /// The Safe's nonce, read with the first collected call.
+    safe_nonce: OnceLock<U256>,
 }
 
 /// Who sends: a loaded key, or (for `--dry-run`) at most an address to simulate as.
@@ -80,6 +87,9 @@ pub(crate) enum Sender {
     /// A dry run: simulate as this address (from `--from`, the private key, or the keystore
     /// file's address field), or as no one.
     Simulation(Option<Address>),
+    /// `--via safe:ADDRESS` / `--via timelock:ADDRESS`: each call is checked with `eth_call` as
+    /// this account and collected for its owners or voters, never sent.
+    Via(Address),
 }
 
 impl Sender {
@@ -88,6 +98,7 @@ impl Sender {
         match self {
             Self::Signer(signer) => Some(signer.address()),
             Self::Simulation(from) => *from,
+            Self::Via(account) => Some(*account),
         }
     }
 
@@ -260,6 +271,9 @@ impl Context {
             deployment: OnceLock::new(),
             simulated: Mutex::new(Vec::new()),
             approval_pending: Mutex::new(false),
+            route: OnceLock::new(),
+            collected: Mutex::new(Vec::new()),
+            safe_nonce: OnceLock::new(),
         })
     }
 
@@ -334,6 +348,17 @@ impl Context {
     /// password prompt): the simulation runs as `--from`, the private key's or mnemonic's
     /// address, or the address a keystore file states.
     pub(crate) fn sender(&self, wallet: &WalletOpts, opts: &TxOpts) -> eyre::Result<Sender> {
+        if let Some(route) = crate::commands::safe::route::Route::from_opts(opts, &self.config)? {
+            let account = route.account();
+            if opts.dry_run {
+                return Ok(Sender::Simulation(Some(account)));
+            }
+            if self.route.get().is_none() {
+                eprintln!("{}", route.announce(&self.format_address(account)));
+                let _ = self.route.set(route);
+            }
+            return Ok(Sender::Via(account));
+        }
         let source = wallet.source(&self.config)?;
         if opts.dry_run {
             let from = match (wallet.from, &source) {
@@ -383,6 +408,11 @@ impl Context {
         let value = tx.value.unwrap_or_default();
         if let Some(from) = sender.address() {
             self.check_native_balance(from, value, None).await?;
+        }
+        if let Sender::Via(account) = sender
+            && !opts.dry_run
+        {
+            return self.collect(*account, tx, what).await;
         }
         let signer = match sender {
             Sender::Signer(signer) if !opts.dry_run => signer,
@@ -440,6 +470,67 @@ impl Context {
             eprintln!("  {url}");
         }
         Ok(Sent::Mined(Box::new(receipt)))
+    }
+
+    /// Whether calls are simulated or collected rather than sent (`--dry-run`, `--via`).
+    pub(crate) fn collecting(&self, opts: &TxOpts) -> bool {
+        opts.dry_run || self.route.get().is_some()
+    }
+
+    /// The `--via` path of [`Context::send`]: checks the call with `eth_call` as `account` (after
+    /// a planned approval, later calls are not simulated), reads the Safe's nonce with the first
+    /// call, and collects the call.
+    async fn collect(
+        &self,
+        account: Address,
+        tx: TransactionRequest,
+        what: &str,
+    ) -> eyre::Result<Sent> {
+        let Some(TxKind::Call(to)) = tx.to else {
+            bail!(
+                "{what}: a contract creation cannot run through --via (a Safe or Timelock calls contracts); deploy from a key"
+            )
+        };
+        let value = tx.value.unwrap_or_default();
+        let data = tx.input.input().cloned().unwrap_or_default();
+        self.simulate(Some(account), tx, what).await?;
+        let route = self.route.get().expect("Sender::Via is made with a route");
+        if route.is_safe() && self.safe_nonce.get().is_none() {
+            let nonce = shiftpay_bindings::safe::ISafe::new(account, &self.provider)
+                .nonce()
+                .call()
+                .await
+                .map_err(|e| {
+                    eyre!(
+                        "{} does not answer as a Safe (nonce() failed: {e}): check --via",
+                        self.format_address(account)
+                    )
+                })?;
+            let _ = self.safe_nonce.set(nonce);
+        }
+        let count = {
+            let mut collected = self.collected.lock().expect("not poisoned");
+            collected.push(ProposedCall {
+                description: what.to_owned(),
+                call: MetaTx { to, value, data },
+            });
+            collected.len()
+        };
+        if count == 2 && route.is_safe() && route.export.is_none() {
+            let code = self
+                .provider
+                .get_code_at(route.multisend)
+                .await
+                .map_err(|e| self.node_error("eth_getCode", &e))?;
+            if code.is_empty() {
+                bail!(
+                    "several calls need MultiSendCallOnly, and there is no contract at {} on this chain: pass --multisend ADDRESS",
+                    self.format_address(route.multisend)
+                );
+            }
+        }
+        eprintln!("{what}: collected for {}", self.format_address(account));
+        Ok(Sent::Simulated)
     }
 
     /// The dry-run path of [`Context::send`].
@@ -502,6 +593,11 @@ impl Context {
     /// The transactions a dry run simulated: a list on stdout (or one JSON document with
     /// `--json`), then a reminder on stderr that nothing was sent.
     pub(crate) fn print_dry_run(&self, out: &OutputArgs) -> eyre::Result<()> {
+        if let Some(route) = self.route.get() {
+            let calls = self.collected.lock().expect("not poisoned").clone();
+            let nonce = self.safe_nonce.get().copied();
+            return route.finish(self, calls, nonce, out);
+        }
         let txs = self.simulated.lock().expect("not poisoned").clone();
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -612,7 +708,7 @@ impl Context {
         let spender_name = self.name_of(spender).unwrap_or_else(|| self.format_address(spender));
         let what = format!("approve {} for {spender_name}", token.format_amount(amount));
         let approve = self.call_tx(token.address, &IERC20::approveCall { spender, value: amount });
-        if opts.dry_run || matches!(sender, Sender::Simulation(_)) {
+        if opts.dry_run || matches!(sender, Sender::Simulation(_) | Sender::Via(_)) {
             self.send(sender, approve, &what, opts).await?;
             *self.approval_pending.lock().expect("not poisoned") = true;
             return Ok(());

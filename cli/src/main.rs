@@ -58,6 +58,9 @@ enum Command {
     /// Sign EIP-712 messages for anyone to submit: `withdraw` (payroll), `approve` and `settle`
     /// (escrow); prints a JSON signature file.
     Sign(commands::sign::SignArgs),
+    /// A Safe multisig as employer or client: owners `sign` a proposal file written with
+    /// `--via safe:ADDRESS`, anyone `exec`s it once the threshold is met; `status`, `propose`.
+    Safe(commands::safe::SafeArgs),
     /// Send a signature file made by `shiftpay sign` (any wallet may).
     Submit(commands::submit::SubmitArgs),
     /// Check a signature file against the chain: signer, nonce, deadline, chain and contract.
@@ -78,6 +81,7 @@ async fn main() -> ExitCode {
         Command::Stream(args) => commands::stream::run(args, &cli.output).await,
         Command::Job(args) => commands::job::run(args, &cli.output).await,
         Command::Sign(args) => commands::sign::run(args, &cli.output).await,
+        Command::Safe(args) => commands::safe::run(args, &cli.output).await,
         Command::Submit(args) => commands::submit::run(args, &cli.output).await,
         Command::Verify(args) => commands::verify::run(args, &cli.output).await,
     };

@@ -99,6 +99,74 @@ pub(crate) struct TxOpts {
     /// not a terminal.
     #[arg(long, short = 'y')]
     pub(crate) yes: bool,
+
+    /// Act as a Safe multisig (`safe:ADDRESS`) or a DAO's Timelock (`timelock:ADDRESS`) instead
+    /// of the local key: the calls (an ERC-20 approval included) are collected, checked with
+    /// `eth_call` as that account, and written for its owners or voters; nothing is sent. The
+    /// default writes a Safe transaction proposal (`--out`) for `shiftpay safe sign|exec`; `key`
+    /// sends from the local key even when shiftpay.toml sets `safe`.
+    #[arg(long, value_name = "safe:ADDRESS|timelock:ADDRESS|key", value_parser = parse_via)]
+    pub(crate) via: Option<Via>,
+
+    /// With `--via`: write the calls as `safe-tx-builder FILE` (a batch for the Safe{Wallet}
+    /// Transaction Builder app) or `governor FILE` (targets, values, calldatas and description
+    /// of a Governor proposal, with the `cast` command that proposes it).
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "FILE"])]
+    pub(crate) export: Option<Vec<String>>,
+
+    /// With `--via safe:`: the Safe transaction proposal file to write (default `safe-tx.json`).
+    #[arg(long = "out", value_name = "FILE")]
+    pub(crate) safe_out: Option<PathBuf>,
+
+    /// With `--via safe:`: add the calls to the unsigned proposal already in `--out` (one Safe
+    /// transaction for several commands, e.g. a deposit and a roster).
+    #[arg(long)]
+    pub(crate) append: bool,
+
+    /// With `--via safe:`: the `MultiSendCallOnly` contract that batches several calls (default:
+    /// Safe's canonical 1.4.1 deployment, 0x9641d764fc13c8B624c04430C7356C1C7C8102e2).
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_address_arg)]
+    pub(crate) multisend: Option<Address>,
+}
+
+/// Who acts: the local key, a Safe, or a DAO's Timelock (`--via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The local key (overrides `safe` in shiftpay.toml).
+    Key,
+    /// A Safe multisig: the calls become a Safe transaction for its owners.
+    Safe(Address),
+    /// A Governor's executor (its `TimelockController`): the calls become a proposal.
+    Timelock(Address),
+}
+
+impl Via {
+    /// The account that acts, unless it is the local key.
+    pub(crate) fn account(self) -> Option<Address> {
+        match self {
+            Self::Key => None,
+            Self::Safe(address) | Self::Timelock(address) => Some(address),
+        }
+    }
+}
+
+/// `safe:ADDRESS`, `timelock:ADDRESS` or `key`.
+pub(crate) fn parse_via(s: &str) -> Result<Via, String> {
+    let text = s.trim();
+    if text.eq_ignore_ascii_case("key") {
+        return Ok(Via::Key);
+    }
+    let (kind, address) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected safe:ADDRESS, timelock:ADDRESS or key"))?;
+    let address = parse_address_arg(address)?;
+    match kind.to_ascii_lowercase().as_str() {
+        "safe" => Ok(Via::Safe(address)),
+        "timelock" | "dao" => Ok(Via::Timelock(address)),
+        other => {
+            Err(format!("unknown route {other:?}: expected safe:ADDRESS, timelock:ADDRESS or key"))
+        }
+    }
 }
 
 impl WalletOpts {
@@ -195,6 +263,18 @@ mod tests {
         assert_eq!(parse_gas_price("2 GWEI"), Ok(2_000_000_000));
         assert!(parse_gas_price("0.5wei").is_err());
         assert!(parse_gas_price("cheap").is_err());
+    }
+
+    #[test]
+    fn via_routes() {
+        let address = "0x00000000000000000000000000000000000000aa";
+        let parsed = parse_address_arg(address).unwrap();
+        assert_eq!(parse_via(&format!("safe:{address}")), Ok(Via::Safe(parsed)));
+        assert_eq!(parse_via(&format!("timelock:{address}")), Ok(Via::Timelock(parsed)));
+        assert_eq!(parse_via("key"), Ok(Via::Key));
+        assert!(parse_via(address).unwrap_err().contains("safe:ADDRESS"));
+        assert!(parse_via("safe:0x12").unwrap_err().contains("invalid address"));
+        assert!(parse_via(&format!("eoa:{address}")).unwrap_err().contains("unknown route"));
     }
 
     #[test]

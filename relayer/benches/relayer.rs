@@ -303,7 +303,7 @@ impl Report {
         if let Some(profile) = self.profile {
             let _ = writeln!(
                 out,
-                "| relayer, from its log (best round): median gap between two payouts recorded / two confirmations (one store transaction each) | {:.2} ms / {:.2} ms | | |",
+                "| relayer, from its log (best round): median gap between two payouts recorded / two confirmations (a batch of each in one store transaction) | {:.2} ms / {:.2} ms | | |",
                 profile.record.as_secs_f64() * 1000.0,
                 profile.confirm.as_secs_f64() * 1000.0,
             );

@@ -7,6 +7,7 @@ pub(crate) mod deploy;
 pub(crate) mod devnet;
 pub(crate) mod job;
 pub(crate) mod payroll_common;
+pub(crate) mod safe;
 pub(crate) mod sign;
 pub(crate) mod stream;
 pub(crate) mod submit;

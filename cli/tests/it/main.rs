@@ -16,6 +16,7 @@ mod docs;
 mod job;
 mod metamask;
 mod roster;
+mod safe;
 mod sign;
 mod stream;
 mod treasury;

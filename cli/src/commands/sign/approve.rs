@@ -9,7 +9,7 @@ use shiftpay_bindings::escrow::{Approval, MilestoneEscrow, MilestoneState};
 use super::{
     SignOpts, Signing, Target,
     document::{Document, Message, Role},
-    emit,
+    emit, propose_message,
 };
 use crate::{
     commands::job::common::{load_job, state_name},
@@ -85,5 +85,8 @@ pub(super) async fn run(args: &ApproveArgs, out: &OutputArgs) -> eyre::Result<()
     });
     let entry = signing.sign(Role::Client, message, &target).await?;
     let document = Document::single(target.chain_id(), target.contract, description, entry);
+    if signing.safe.is_some() {
+        return propose_message(&document, &target, &signing, args.opts.out.as_deref(), out);
+    }
     emit(&document, &target, args.opts.out.as_deref(), out)
 }

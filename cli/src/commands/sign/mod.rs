@@ -98,6 +98,13 @@ pub(crate) struct SignOpts {
     #[arg(long, value_name = "ADDRESS")]
     on_behalf_of: Option<String>,
 
+    /// Sign as an owner of a Safe multisig (`safe:ADDRESS`, `sign approve` only): the key signs
+    /// the Safe's `SafeMessage` hash of the digest, written to a proposal file (`--out`, default
+    /// `safe-message.json`) that other owners sign with `shiftpay safe sign`; `shiftpay safe exec`
+    /// then prints the signature file the Safe accepts (EIP-1271).
+    #[arg(long, value_name = "safe:ADDRESS", value_parser = crate::opts::parse_via, conflicts_with = "on_behalf_of")]
+    via: Option<crate::opts::Via>,
+
     /// Write the signature file here instead of printing it.
     #[arg(long, short = 'o', value_name = "FILE")]
     out: Option<PathBuf>,
@@ -186,6 +193,8 @@ pub(crate) struct Signing {
     pub(crate) key: PrivateKeySigner,
     pub(crate) signer: Address,
     pub(crate) deadline: u64,
+    /// `--via safe:ADDRESS`: the Safe the key signs for as an owner.
+    pub(crate) safe: Option<Address>,
 }
 
 impl Signing {
@@ -197,12 +206,22 @@ impl Signing {
         target: &Target,
         fixed: Option<u64>,
     ) -> eyre::Result<Self> {
-        let on_behalf_of = opts
-            .on_behalf_of
-            .as_deref()
-            .map(parse_address)
-            .transpose()
-            .map_err(|e| eyre!("--on-behalf-of: {e}"))?;
+        let safe = match opts.via {
+            None | Some(crate::opts::Via::Key) => None,
+            Some(crate::opts::Via::Safe(safe)) => Some(safe),
+            Some(crate::opts::Via::Timelock(_)) => {
+                bail!("a Timelock cannot sign messages: --via takes safe:ADDRESS here")
+            }
+        };
+        let on_behalf_of = match safe {
+            Some(safe) => Some(safe),
+            None => opts
+                .on_behalf_of
+                .as_deref()
+                .map(parse_address)
+                .transpose()
+                .map_err(|e| eyre!("--on-behalf-of: {e}"))?,
+        };
         let deadline = match fixed {
             Some(deadline) => deadline,
             None => {
@@ -234,7 +253,31 @@ impl Signing {
                 );
             }
         }
-        Ok(Self { key, signer, deadline })
+        if let (Some(safe), Some(ctx)) = (safe, &target.ctx) {
+            let owner = shiftpay_bindings::safe::ISafe::new(safe, &ctx.provider)
+                .isOwner(key.address())
+                .call()
+                .await
+                .map_err(|e| {
+                    eyre!("{} does not answer as a Safe: {e}", ctx.format_address(safe))
+                })?;
+            if !owner {
+                bail!(
+                    "{} is not an owner of the Safe {}: its signature would not count",
+                    ctx.format_address(key.address()),
+                    ctx.format_address(safe)
+                );
+            }
+        }
+        Ok(Self { key, signer, deadline, safe })
+    }
+
+    /// Refuses `--via` in the `sign` subcommands that do not support it yet.
+    pub(crate) fn refuse_via(opts: &SignOpts, command: &str) -> eyre::Result<()> {
+        if opts.via.is_some() {
+            bail!("`shiftpay sign {command}` does not take --via yet: only `sign approve` does");
+        }
+        Ok(())
     }
 
     /// `--nonce`, if given (else the caller reads the contract's current nonce of the signer).
@@ -254,7 +297,10 @@ impl Signing {
         message: Message,
         target: &Target,
     ) -> eyre::Result<Entry> {
-        let digest = message.digest(target.chain_id(), target.contract);
+        let mut digest = message.digest(target.chain_id(), target.contract);
+        if let Some(safe) = self.safe {
+            digest = shiftpay_bindings::safe::safe_message_hash(target.chain_id(), safe, digest);
+        }
         let signature = self.key.sign_hash(&digest).await.map_err(|e| eyre!("cannot sign: {e}"))?;
         debug_assert_eq!(
             signature.recover_address_from_prehash(&digest).ok(),
@@ -305,6 +351,42 @@ pub(crate) fn emit(
         }
     }
     Ok(())
+}
+
+/// `--via safe:`: writes the signed document as a Safe message proposal (with this owner's
+/// signature) for the other owners' `shiftpay safe sign` and a final `shiftpay safe exec`.
+pub(crate) fn propose_message(
+    document: &Document,
+    target: &Target,
+    signing: &Signing,
+    out_path: Option<&Path>,
+    out: &OutputArgs,
+) -> eyre::Result<()> {
+    let safe = signing.safe.expect("a Safe signing");
+    let Some(entry) = document.entries.last() else { bail!("nothing was signed") };
+    let payload = document.to_json(&target.chain).to_value();
+    let mut proposal = shiftpay_bindings::safe::SafeProposal::message(
+        target.chain_id(),
+        safe,
+        entry.digest,
+        document.description.clone(),
+        payload,
+    );
+    proposal.add_signature(shiftpay_bindings::safe::OwnerSignature {
+        signer: signing.key.address(),
+        signature: entry.signature.clone(),
+    });
+    proposal.verify()?;
+    let path = out_path.unwrap_or(Path::new("safe-message.json"));
+    write_atomically(path, &proposal.to_json())?;
+    let shown = path.display().to_string();
+    out.emit(&serde_json::json!({ "path": shown, "safeMessageHash": proposal.hash }), |_| {
+        println!(
+            "wrote {shown}: {} signed for the Safe {}; other owners run `shiftpay safe sign {shown}`, then `shiftpay safe exec {shown} > approval.json`",
+            target.chain.format_address(signing.key.address()),
+            target.chain.format_address(safe)
+        );
+    })
 }
 
 /// Writes `text` to a temporary file next to `path`, then renames it over `path` (so `--add

@@ -69,6 +69,7 @@ async fn first(args: &SettleArgs, out: &OutputArgs) -> eyre::Result<()> {
     let bps = parse_share(args.worker_share.as_deref().expect("clap"))
         .map_err(|e| eyre!("--worker-share: {e}"))?;
     let target = Target::open(&args.opts, |d| d.escrow.address).await?;
+    Signing::refuse_via(&args.opts, "settle")?;
     let signing = Signing::open(&args.opts, &target, None).await?;
     let (role, nonce, description) = match &target.ctx {
         Some(ctx) => {
@@ -128,6 +129,7 @@ async fn countersign(
         bail!("{shown} holds both signatures already: submit it with `shiftpay submit {shown}`");
     };
     let existing = existing.clone();
+    Signing::refuse_via(&args.opts, "settle")?;
     let mut opts = args.opts.clone();
     if opts.chain_id.is_some_and(|id| id != document.chain_id) {
         bail!("--chain-id differs from {shown}'s chain {}", document.chain_id);

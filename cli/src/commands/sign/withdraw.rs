@@ -48,6 +48,7 @@ pub(super) async fn run(args: &WithdrawArgs, out: &OutputArgs) -> eyre::Result<(
     let to = args.to.as_deref().map(parse_address).transpose().map_err(|e| eyre!("--to: {e}"))?;
     let token_ref = args.token.as_deref().map(str::parse::<TokenRef>).transpose()?;
     let target = Target::open(&args.opts, |d| d.payroll.address).await?;
+    Signing::refuse_via(&args.opts, "withdraw")?;
     let signing = Signing::open(&args.opts, &target, None).await?;
     let to = to.unwrap_or(signing.signer);
     let given_nonce = Signing::given_nonce(&args.opts)?;

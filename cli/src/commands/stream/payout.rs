@@ -125,7 +125,7 @@ pub(crate) async fn run(args: &PayoutArgs, out: &OutputArgs) -> eyre::Result<()>
         }
         done += count;
     }
-    if args.tx.dry_run {
+    if ctx.collecting(&args.tx) {
         return ctx.print_dry_run(out);
     }
 

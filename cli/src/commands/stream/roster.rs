@@ -486,11 +486,13 @@ pub(crate) async fn create_streams(
         state_shown: &state_shown,
     };
     let (batches, transactions) = creator.create_missing(&mut plans).await?;
-    if opts.dry_run {
-        eprintln!(
-            "dry run: {missing} streams would be created in {transactions} transaction{} (later batches were estimated before the earlier ones exist)",
-            if transactions == 1 { "" } else { "s" }
-        );
+    if ctx.collecting(opts) {
+        if opts.dry_run {
+            eprintln!(
+                "dry run: {missing} streams would be created in {transactions} transaction{} (later batches were estimated before the earlier ones exist)",
+                if transactions == 1 { "" } else { "s" }
+            );
+        }
         return Ok(None);
     }
 
@@ -730,7 +732,7 @@ impl Creator<'_> {
         plans: &mut [Plan],
     ) -> eyre::Result<(Vec<BatchJson>, usize)> {
         let (ctx, payroll, opts) = (self.ctx, self.payroll, self.opts);
-        if !opts.dry_run {
+        if !ctx.collecting(opts) {
             self.state.record(plans);
             self.state.save(self.state_path)?;
         }
@@ -779,7 +781,7 @@ impl Creator<'_> {
             let sent = match send_call(ctx, self.sender, tx, &what, opts).await {
                 Ok(sent) => sent,
                 Err(error) => {
-                    if !opts.dry_run {
+                    if !ctx.collecting(opts) {
                         eprintln!(
                             "{done} of {} missing streams were created before this failure ({} is up to date): run the same command again to create the rest",
                             calls.len(),
