@@ -72,12 +72,19 @@ pub fn decode_call(data: &[u8]) -> Option<DecodedCall> {
     decode_call_on(data, None)
 }
 
+/// The function of `data`'s selector among the embedded contracts' and the ERC-20 interface's,
+/// and its decoded arguments (`None` for an unknown selector or arguments that do not decode):
+/// what [`decode_call`] formats and what [`crate::safe`] writes into a Transaction Builder batch.
+pub fn decode_values(data: &[u8]) -> Option<(&'static Function, Vec<DynSolValue>)> {
+    let function = FUNCTIONS.get(&Selector::try_from(data.get(..4)?).ok()?)?;
+    let values = function.abi_decode_input(&data[4..]).ok()?;
+    Some((function, values))
+}
+
 /// [`decode_call`] with addresses checksummed for `checksum_chain_id` (EIP-1191: Rootstock's 30
 /// and 31), or EIP-55 for `None`.
 pub fn decode_call_on(data: &[u8], checksum_chain_id: Option<u64>) -> Option<DecodedCall> {
-    let selector = Selector::try_from(data.get(..4)?).ok()?;
-    let function = FUNCTIONS.get(&selector)?;
-    let values = function.abi_decode_input(&data[4..]).ok()?;
+    let (function, values) = decode_values(data)?;
     let is_multicall = function.name == "multicall"
         && function.inputs.len() == 1
         && function.inputs[0].ty == "bytes[]";

@@ -14,17 +14,14 @@
 //! - [`GovernorProposal`]: `targets`/`values`/`calldatas`/`description` for an OpenZeppelin
 //!   Governor proposal, with the `cast send` command that proposes it.
 
-use std::{collections::HashMap, fmt, sync::LazyLock};
+use std::fmt;
 
 use alloy::{
-    dyn_abi::{DynSolValue, JsonAbiExt},
-    json_abi::{Function, JsonAbi},
-    primitives::{Address, B256, Bytes, Selector, Signature, U256, hex, keccak256},
+    dyn_abi::DynSolValue,
+    primitives::{Address, B256, Bytes, Signature, U256, hex, keccak256},
     sol_types::{Eip712Domain, SolStruct, SolValue},
 };
 use serde::{Deserialize, Serialize};
-
-use crate::{artifacts::EMBEDDED, tokens::IERC20};
 
 // `execTransaction` and `getTransactionHash` take 10 arguments.
 #[allow(clippy::too_many_arguments)]
@@ -617,26 +614,6 @@ impl SafeProposal {
     }
 }
 
-/// Every function of the embedded contracts and of the ERC-20 interface, by selector (for the
-/// Transaction Builder's `contractMethod`).
-static FUNCTIONS: LazyLock<HashMap<Selector, Function>> = LazyLock::new(|| {
-    let mut abis: Vec<JsonAbi> = EMBEDDED
-        .iter()
-        .filter_map(|artifact| {
-            let value: serde_json::Value = serde_json::from_str(artifact.json).ok()?;
-            serde_json::from_value(value["abi"].clone()).ok()
-        })
-        .collect();
-    abis.push(IERC20::abi::contract());
-    let mut functions = HashMap::new();
-    for abi in abis {
-        for function in abi.functions() {
-            functions.entry(function.selector()).or_insert_with(|| function.clone());
-        }
-    }
-    functions
-});
-
 /// The Transaction Builder version written in [`TxBuilderMeta::tx_builder_version`].
 pub const TX_BUILDER_VERSION: &str = "1.18.2";
 
@@ -707,11 +684,7 @@ impl TxBuilderTx {
     /// The call, with its method and arguments when the selector is one of ShiftPay's contracts
     /// or an ERC-20 function.
     pub fn new(call: &MetaTx) -> Self {
-        let decoded = call.data.get(..4).and_then(|s| {
-            let function = FUNCTIONS.get(&Selector::try_from(s).ok()?)?;
-            let values = function.abi_decode_input(&call.data[4..]).ok()?;
-            Some((function, values))
-        });
+        let decoded = crate::calldata::decode_values(&call.data);
         let (contract_method, contract_inputs_values) = match decoded {
             Some((function, values)) => {
                 let inputs = function
@@ -769,15 +742,11 @@ fn builder_value(value: &DynSolValue) -> String {
         }
     }
     match value {
-        DynSolValue::Bool(b) => b.to_string(),
-        DynSolValue::Int(i, _) => i.to_string(),
-        DynSolValue::Uint(u, _) => u.to_string(),
-        DynSolValue::FixedBytes(word, size) => hex::encode_prefixed(&word[..*size]),
-        DynSolValue::Address(a) => a.to_checksum(None),
-        DynSolValue::Function(f) => hex::encode_prefixed(f.as_slice()),
-        DynSolValue::Bytes(b) => hex::encode_prefixed(b),
         DynSolValue::String(s) => s.clone(),
-        other => json(other).to_string(),
+        DynSolValue::Array(_) | DynSolValue::FixedArray(_) | DynSolValue::Tuple(_) => {
+            json(value).to_string()
+        }
+        scalar => crate::revert::format_value(scalar),
     }
 }
 
@@ -941,6 +910,7 @@ mod tests {
     use alloy::{signers::local::PrivateKeySigner, sol_types::SolCall};
 
     use super::*;
+    use crate::tokens::IERC20;
 
     #[test]
     fn type_strings_match_the_safe_contracts() {

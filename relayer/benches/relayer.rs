@@ -169,6 +169,8 @@ struct Report {
     poll_interval: Duration,
     /// Each round's baseline time.
     baseline: Vec<Duration>,
+    /// Each round's time of the node's re-check work alone ([`recheck_round`]).
+    recheck: Vec<Duration>,
     /// Each round's relayer time to the last and to the first release on-chain.
     relayer: Vec<(Duration, Duration)>,
     peak_rss_kb: u64,
@@ -253,6 +255,19 @@ impl Report {
         self.relayer_rate() / self.baseline_rate()
     }
 
+    /// Re-checks per second, best round.
+    fn recheck_rate(&self) -> f64 {
+        self.rate(self.recheck.iter().copied().min().unwrap_or_default())
+    }
+
+    /// The highest ratio a relayer that re-checks every payout can reach on this node: each
+    /// payout costs the node one re-check and one send, so at best `1 / (1/r + 1/b)` payouts
+    /// per second, `r / (r + b)` of the baseline `b`.
+    fn ratio_ceiling(&self) -> f64 {
+        let (r, b) = (self.recheck_rate(), self.baseline_rate());
+        r / (r + b)
+    }
+
     fn peak_rss_mb(&self) -> f64 {
         self.peak_rss_kb as f64 / 1024.0
     }
@@ -310,6 +325,17 @@ impl Report {
         }
         let _ = writeln!(
             out,
+            "| the node's part of the relayer's re-check alone: {n} x (`getMilestone` eth_call + `eth_estimateGas`), {IN_FLIGHT} in flight (best of {rounds}) | {:.1} re-checks/s (rounds: {} /s) | | |",
+            self.recheck_rate(),
+            self.rates(self.recheck.iter().copied()),
+        );
+        let _ = writeln!(
+            out,
+            "| highest ratio a relayer that re-checks every payout can reach here: r / (r + b) | {:.2} | | |",
+            self.ratio_ceiling(),
+        );
+        let _ = writeln!(
+            out,
             "| ratio relayer / baseline | {:.2} | >= 0.8 | {} |",
             self.ratio(),
             Self::verdict(self.ratio() >= 0.8)
@@ -339,6 +365,7 @@ async fn run(args: &Args) -> eyre::Result<Report> {
         count,
         poll_interval,
         baseline: Vec::new(),
+        recheck: Vec::new(),
         relayer: Vec::new(),
         peak_rss_kb: 0,
         latencies: Vec::new(),
@@ -348,9 +375,14 @@ async fn run(args: &Args) -> eyre::Result<Report> {
     for round in 1..=args.rounds {
         let tag = format!("[{round}/{}]", args.rounds);
         eprintln!("{tag} baseline: {count} due milestones on a fresh anvil, a tight alloy loop");
-        let baseline = baseline_round(count).await?;
-        eprintln!("{tag} baseline: {:.2} s", baseline.as_secs_f64());
+        let (baseline, recheck) = baseline_round(count).await?;
+        eprintln!(
+            "{tag} baseline: {:.2} s (the re-checks alone before it: {:.2} s)",
+            baseline.as_secs_f64(),
+            recheck.as_secs_f64()
+        );
         report.baseline.push(baseline);
+        report.recheck.push(recheck);
 
         eprintln!("{tag} relayer: {count} due milestones on a fresh anvil, the relayer binary");
         let chain = Chain::setup(count).await?;
@@ -389,8 +421,10 @@ async fn run(args: &Args) -> eyre::Result<Report> {
     Ok(report)
 }
 
-/// One baseline run on a fresh chain: from the first signature to the last release on-chain.
-async fn baseline_round(count: usize) -> eyre::Result<Duration> {
+/// One baseline run on a fresh chain: from the first signature to the last release on-chain;
+/// and, before it on the same chain, the time of the relayer's re-check work alone
+/// ([`recheck_round`]).
+async fn baseline_round(count: usize) -> eyre::Result<(Duration, Duration)> {
     let chain = Chain::setup(count).await?;
     let calls: Vec<_> = chain
         .releases
@@ -402,12 +436,50 @@ async fn baseline_round(count: usize) -> eyre::Result<Duration> {
             )
         })
         .collect();
+    let recheck = recheck_round(&chain).await?;
     let mut releases = chain.release_counter();
     let started = Instant::now();
     send_pipelined(&chain.provider, RELAYER, calls).await?;
     let (last, _) = releases.wait_for(count, started, timeout_for(count)).await?;
     ensure!(releases.seen == count, "baseline: {} releases for {count} sent", releases.seen);
-    Ok(last)
+    Ok((last, recheck))
+}
+
+/// The node's share of the relayer's re-check, alone: for every due release, the two calls
+/// its sender makes before signing (`getMilestone` through `eth_call`, then `eth_estimateGas`
+/// of `releaseAfterReview` from the relayer's address), [`IN_FLIGHT`] releases at a time, on
+/// the baseline's chain before it sends. A relayer that re-checks each payout on-chain, as the
+/// issue asks, cannot pay faster than this work and the sends together allow.
+async fn recheck_round(chain: &Chain) -> eyre::Result<Duration> {
+    let started = Instant::now();
+    let mut tasks = JoinSet::new();
+    for &(job, milestone) in &chain.releases {
+        if tasks.len() >= IN_FLIGHT
+            && let Some(joined) = tasks.join_next().await
+        {
+            joined??;
+        }
+        let provider = chain.provider.clone();
+        let read = chain.call(
+            chain.escrow(),
+            &MilestoneEscrow::getMilestoneCall { jobId: job, milestoneIndex: milestone },
+        );
+        let release = chain
+            .call(
+                chain.escrow(),
+                &MilestoneEscrow::releaseAfterReviewCall { jobId: job, milestoneIndex: milestone },
+            )
+            .from(dev_address(RELAYER));
+        tasks.spawn(async move {
+            provider.call(read).await.wrap_err("eth_call getMilestone")?;
+            provider.estimate_gas(release).await.wrap_err("eth_estimateGas releaseAfterReview")?;
+            Ok::<(), eyre::Report>(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined??;
+    }
+    Ok(started.elapsed())
 }
 
 /// A generous bound for `count` transactions (a hung run fails instead of waiting forever).
@@ -966,6 +1038,13 @@ fn write_bench_md(path: &Path, report: &Report, table: &str, command: &str) -> e
          scheduler and the sender included) until the {n}th release event is in the node's logs \
          (counted by the bench, not reported by the relayer). Ratio = relayer rate / baseline \
          rate.\n\
+         - **Re-check ceiling**: before the baseline sends, on its chain, the bench makes the two \
+         calls the relayer's sender makes for each payout before signing it (`getMilestone` \
+         through `eth_call`, `eth_estimateGas` of `releaseAfterReview`), {IN_FLIGHT} payouts at a \
+         time, and times them: `r` re-checks per second. A payout then costs the node one \
+         re-check and one send, so a relayer that re-checks every payout on-chain (as it must: \
+         someone else may have paid it) reaches at most `1 / (1/r + 1/b)` payouts per second, a \
+         ratio of `r / (r + b)` to the baseline `b`.\n\
          - **Latency**: with the relayer still running, {batch} milestones are submitted in one \
          block with a 1 s review window; the bench mines the next block (which gives them their \
          one confirmation) with a timestamp past the window, and reads the relayer's `pending` \
@@ -998,13 +1077,15 @@ fn write_readme(path: &Path, report: &Report, command: &str) -> eyre::Result<()>
         "{README_BEGIN}\n**Benchmark** ([`relayer/BENCH.md`](relayer/BENCH.md), `{command}`): on \
          anvil, the relayer confirms {n} due milestone releases at {relayer:.1} payouts/s against \
          {baseline:.1} tx/s for a tight alloy loop sending the same transactions (ratio \
-         {ratio:.2}, target >= 0.8); peak RSS {rss:.1} MB (target <= 64 MB); from the \
+         {ratio:.2}, target >= 0.8; the node's re-check work alone caps a relayer that re-checks \
+         every payout at a ratio of {ceiling:.2} here); peak RSS {rss:.1} MB (target <= 64 MB); from the \
          confirmation depth being reached to the payout being sent, median {median} ms and max \
          {max} ms with a {poll} ms poll interval.\n",
         n = report.count,
         relayer = report.relayer_rate(),
         baseline = report.baseline_rate(),
         ratio = report.ratio(),
+        ceiling = report.ratio_ceiling(),
         rss = report.peak_rss_mb(),
         median = report.latency_median().as_millis(),
         max = report.latency_max().as_millis(),

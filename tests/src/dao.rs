@@ -17,7 +17,7 @@
 use std::process::{Command, Stdio};
 
 use alloy::{
-    network::{EthereumWallet, TransactionBuilder},
+    network::TransactionBuilder,
     primitives::{Address, B256, Bytes, U256, keccak256},
     providers::{Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
@@ -26,7 +26,10 @@ use alloy::{
 };
 use eyre::{WrapErr, bail, eyre};
 
-use crate::anvil::{dev_address, dev_signer, workspace_root};
+use crate::{
+    anvil::{dev_address, workspace_root},
+    safe::{block_on, send},
+};
 
 sol! {
     /// The Governor functions the tests call.
@@ -148,29 +151,6 @@ pub struct Dao {
     pub timelock: Address,
     /// The Governor (the Timelock's only proposer and canceller; anyone executes).
     pub governor: Address,
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(future)
-}
-
-/// Sends `tx` from dev account 0; fails on a revert.
-async fn send(
-    url: &str,
-    tx: TransactionRequest,
-) -> eyre::Result<alloy::rpc::types::TransactionReceipt> {
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(dev_signer(0)))
-        .connect_http(url.parse()?);
-    let receipt = provider.send_transaction(tx).await?.get_receipt().await?;
-    if !receipt.status() {
-        bail!("transaction {} reverted", receipt.transaction_hash);
-    }
-    Ok(receipt)
 }
 
 async fn deploy(url: &str, code: &Bytes, args: Vec<u8>) -> eyre::Result<Address> {

@@ -81,7 +81,7 @@ pub struct SafeDeployment {
 }
 
 /// Runs `future` on a fresh current-thread runtime (the CLI tests are synchronous).
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -90,7 +90,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// Sends `tx` from dev account 0 and waits for its successful receipt.
-async fn send(
+pub(crate) async fn send(
     url: &str,
     tx: TransactionRequest,
 ) -> eyre::Result<alloy::rpc::types::TransactionReceipt> {

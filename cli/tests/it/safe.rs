@@ -109,6 +109,50 @@ impl SafeEnv {
     }
 }
 
+impl SafeEnv {
+    /// Job 1: created and funded by the Safe (100 tUSD, one milestone, for dev 4) through a
+    /// proposal that owners `signers` sign and dev 0 executes; accepted by dev 4, and its
+    /// milestone 0 submitted. Returns the worker.
+    fn safe_job_submitted(&self, signers: [usize; 2]) -> Address {
+        let (via, multisend) = (self.via(self.safe), self.multisend());
+        let worker = dev_address(4);
+        let w = worker.to_string();
+        let created = self
+            .run(&[
+                "job",
+                "create",
+                "--worker",
+                &w,
+                "--token",
+                "tUSD",
+                "--milestone",
+                "100",
+                "--via",
+                &via,
+                "--multisend",
+                &multisend,
+                "--out",
+                "job.json",
+                "--json",
+            ])
+            .success()
+            .json();
+        assert_eq!(created["kind"], "safe-proposal");
+        for owner in signers {
+            self.env.run_as(owner, &["safe", "sign", "job.json"]).success();
+        }
+        self.env.run_as(0, &["safe", "exec", "job.json"]).success();
+        let job = self.run(&["job", "show", "1", "--json"]).success().json();
+        let client = job["client"].as_str().unwrap().to_lowercase();
+        assert_eq!(client, self.safe.to_string().to_lowercase());
+        self.env.run_as(4, &["job", "accept", "1"]).success();
+        self.env
+            .run_as(4, &["job", "submit", "1", "0", "--deliverable", "https://example.com/0"])
+            .success();
+        worker
+    }
+}
+
 fn proposal(sandbox: &crate::common::Sandbox, path: &str) -> Value {
     serde_json::from_str(&sandbox.read(path)).unwrap()
 }
@@ -368,40 +412,9 @@ fn escrow_address(env: &Env) -> Address {
 #[test]
 fn a_safe_client_approves_a_milestone_by_eip1271() {
     let s = SafeEnv::new();
-    let (via, multisend) = (s.via(s.safe), s.multisend());
-    let worker = dev_address(4);
-    let w = worker.to_string();
+    let via = s.via(s.safe);
     // The Safe creates and funds a job (approve + create): proposal, two owners, exec.
-    let created = s
-        .run(&[
-            "job",
-            "create",
-            "--worker",
-            &w,
-            "--token",
-            "tUSD",
-            "--milestone",
-            "100",
-            "--via",
-            &via,
-            "--multisend",
-            &multisend,
-            "--out",
-            "job.json",
-            "--json",
-        ])
-        .success()
-        .json();
-    assert_eq!(created["kind"], "safe-proposal");
-    s.env.run_as(1, &["safe", "sign", "job.json"]).success();
-    s.env.run_as(3, &["safe", "sign", "job.json"]).success();
-    s.env.run_as(0, &["safe", "exec", "job.json"]).success();
-    let job = s.run(&["job", "show", "1", "--json"]).success().json();
-    assert_eq!(job["client"].as_str().unwrap().to_lowercase(), s.safe.to_string().to_lowercase());
-    s.env.run_as(4, &["job", "accept", "1"]).success();
-    s.env
-        .run_as(4, &["job", "submit", "1", "0", "--deliverable", "https://example.com/0"])
-        .success();
+    let worker = s.safe_job_submitted([1, 3]);
 
     // A non-owner cannot sign for the Safe.
     let error = s
@@ -538,33 +551,8 @@ fn http(
 #[test]
 fn the_relayer_api_takes_a_safe_signed_approval_and_refuses_one_below_the_threshold() {
     let s = SafeEnv::new();
-    let (via, multisend) = (s.via(s.safe), s.multisend());
-    let worker = dev_address(4);
-    let w = worker.to_string();
-    s.run(&[
-        "job",
-        "create",
-        "--worker",
-        &w,
-        "--token",
-        "tUSD",
-        "--milestone",
-        "100",
-        "--via",
-        &via,
-        "--multisend",
-        &multisend,
-        "--out",
-        "job.json",
-    ])
-    .success();
-    s.env.run_as(2, &["safe", "sign", "job.json"]).success();
-    s.env.run_as(3, &["safe", "sign", "job.json"]).success();
-    s.env.run_as(0, &["safe", "exec", "job.json"]).success();
-    s.env.run_as(4, &["job", "accept", "1"]).success();
-    s.env
-        .run_as(4, &["job", "submit", "1", "0", "--deliverable", "https://example.com/0"])
-        .success();
+    let via = s.via(s.safe);
+    let worker = s.safe_job_submitted([2, 3]);
     s.env.run_as(2, &["sign", "approve", "1", "0", "--via", &via, "--out", "a.json"]).success();
     s.env.run_as(3, &["safe", "sign", "a.json"]).success();
     let doc: Value =

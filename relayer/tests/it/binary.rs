@@ -21,8 +21,8 @@ use alloy::{
     network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
     primitives::{Address, B256, Bytes, U256},
     providers::Provider,
-    rpc::types::{Filter, TransactionRequest},
-    sol_types::{SolCall, SolEvent},
+    rpc::types::TransactionRequest,
+    sol_types::SolCall,
 };
 use shiftpay_relayer::{
     bindings::escrow::MilestoneEscrow,
@@ -337,36 +337,12 @@ pub(crate) async fn until<F, Fut>(
 pub(crate) async fn releases(
     devnet: &Devnet,
 ) -> Vec<MilestoneEscrow::MilestoneReleasedAfterReview> {
-    let filter = Filter::new()
-        .address(devnet.escrow())
-        .event_signature(MilestoneEscrow::MilestoneReleasedAfterReview::SIGNATURE_HASH)
-        .from_block(0);
-    devnet
-        .direct
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .map(|log| {
-            MilestoneEscrow::MilestoneReleasedAfterReview::decode_log(&log.inner).unwrap().data
-        })
-        .collect()
+    devnet.events(devnet.escrow()).await.into_iter().map(|(event, _)| event).collect()
 }
 
 /// The `MilestoneSubmitted` events of the escrow (all blocks), decoded.
 pub(crate) async fn submissions(devnet: &Devnet) -> Vec<MilestoneEscrow::MilestoneSubmitted> {
-    let filter = Filter::new()
-        .address(devnet.escrow())
-        .event_signature(MilestoneEscrow::MilestoneSubmitted::SIGNATURE_HASH)
-        .from_block(0);
-    devnet
-        .direct
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .map(|log| MilestoneEscrow::MilestoneSubmitted::decode_log(&log.inner).unwrap().data)
-        .collect()
+    devnet.events(devnet.escrow()).await.into_iter().map(|(event, _)| event).collect()
 }
 
 /// How many releases of milestone `index` of `job` the chain has.

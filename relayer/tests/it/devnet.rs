@@ -11,9 +11,9 @@ use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider},
-    rpc::types::{TransactionReceipt, TransactionRequest},
+    rpc::types::{Filter, TransactionReceipt, TransactionRequest},
     signers::SignerSync,
-    sol_types::SolCall,
+    sol_types::{SolCall, SolEvent},
 };
 use serde_json::{Value, json};
 use shiftpay_relayer::{
@@ -186,6 +186,20 @@ impl Devnet {
         .unwrap_or_else(|err| panic!("{}: {err}", C::SIGNATURE));
         assert!(receipt.status(), "{} reverted", C::SIGNATURE);
         receipt
+    }
+
+    /// Every `E` event `address` emitted (all blocks, straight from anvil), in chain order,
+    /// with the hash of the transaction that emitted it.
+    pub(crate) async fn events<E: SolEvent>(&self, address: Address) -> Vec<(E, B256)> {
+        let filter =
+            Filter::new().address(address).event_signature(E::SIGNATURE_HASH).from_block(0);
+        self.direct
+            .get_logs(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|log| (E::decode_log(&log.inner).unwrap().data, log.transaction_hash.unwrap()))
+            .collect()
     }
 
     /// Calls a view straight on anvil.

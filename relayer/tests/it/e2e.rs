@@ -199,23 +199,7 @@ async fn pays_a_payday_batch_at_its_slot() {
 
 /// The `Withdrawn` events of the payroll in chain order, with their transaction hash.
 async fn withdrawals(devnet: &Devnet) -> Vec<(Payroll::Withdrawn, alloy::primitives::B256)> {
-    let filter = Filter::new()
-        .address(devnet.payroll())
-        .event_signature(Payroll::Withdrawn::SIGNATURE_HASH)
-        .from_block(0);
-    devnet
-        .direct
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .map(|log| {
-            (
-                Payroll::Withdrawn::decode_log(&log.inner).unwrap().data,
-                log.transaction_hash.unwrap(),
-            )
-        })
-        .collect()
+    devnet.events(devnet.payroll()).await
 }
 
 /// `events` are one payout of every stream, to its worker, by the relayer, in one transaction.

@@ -16,7 +16,6 @@ use alloy::{
     consensus::Transaction as _,
     primitives::{Address, B256, U256},
     providers::Provider,
-    rpc::types::Filter,
     sol_types::SolEvent,
 };
 use serde_json::Value;
@@ -54,23 +53,9 @@ fn key_hex(index: usize) -> String {
 
 /// The `Withdrawn` events of `stream`, with their transaction hash.
 async fn withdrawals(net: &Devnet, stream: U256) -> Vec<(Payroll::Withdrawn, B256)> {
-    let filter = Filter::new()
-        .address(net.payroll())
-        .event_signature(Payroll::Withdrawn::SIGNATURE_HASH)
-        .from_block(0);
-    net.direct
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .map(|log| {
-            (
-                Payroll::Withdrawn::decode_log(&log.inner).unwrap().data,
-                log.transaction_hash.unwrap(),
-            )
-        })
-        .filter(|(event, _)| event.streamId == stream)
-        .collect()
+    let mut all = net.events::<Payroll::Withdrawn>(net.payroll()).await;
+    all.retain(|(event, _)| event.streamId == stream);
+    all
 }
 
 fn hash(out: &Value, field: &str) -> B256 {
