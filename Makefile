@@ -41,7 +41,7 @@ $(VENV)/.slither-requirements.txt: tools/slither/requirements.txt
 demo: deps ## Run the demo on the local devnet (started if needed): payroll, escrow, relayer, balances
 	$(CARGO) run --quiet --locked -p shiftpay-cli -- demo
 
-test: deps fmt-check clippy contracts-check slither forge-check gas-check cargo-test web chromium ## Everything CI runs
+test: deps fmt-check clippy contracts-check slither forge-check gas-check web chromium cargo-test ## Everything CI runs
 	@echo "make test: all checks passed"
 
 fmt: ## Format the Rust code
