@@ -86,7 +86,7 @@ cargo-test: deps web chromium ## Run the Rust test suites: one build, then the t
 
 # The wallet page (web/): type-checked and built into web/dist when a source, the contract
 # artifacts it imports or the npm lock changed. The relayer serves it with `[api] web_dir`.
-WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.css) web/index.html web/vite.config.ts \
+WEB_SOURCES := $(wildcard web/src/*.ts web/src/*.css) web/index.html web/vite.config.mts \
 	web/tsconfig.json bindings/artifacts/Payroll.json bindings/artifacts/MilestoneEscrow.json
 
 web/dist/index.html: $(WEB_SOURCES) node_modules/.package-lock.json
