@@ -87,6 +87,26 @@ impl State {
         let nonce = self.nonces.get(&alloc.signer).copied().unwrap_or(0).max(alloc.min_nonce);
         // The only caller code under the lock; nothing is changed before it returns.
         let built = build(nonce).map_err(StoreError::Build)?;
+        let record = self.insert_tx(alloc.signer, nonce, built, alloc.payout_key)?;
+        if let Some(key) = alloc.payout_key {
+            let payout = self.payout_mut(key)?;
+            payout.status = PayoutStatus::Sent;
+            payout.tx_id = Some(record.id);
+            payout.lease = None;
+            payout.updated_at = record.created_at;
+        }
+        Ok(record)
+    }
+
+    /// Records a signed transaction `Pending` at `nonce` (refused when its hash is known) and
+    /// raises the signer's next nonce past it: what a send and a gap fill both write.
+    fn insert_tx(
+        &mut self,
+        signer: Address,
+        nonce: u64,
+        built: NewTx,
+        payout_key: Option<&str>,
+    ) -> StoreResult<TxRecord> {
         if self.hashes.contains_key(&built.hash) {
             return Err(StoreError::DuplicateHash(built.hash));
         }
@@ -95,27 +115,21 @@ impl State {
         let id = TxId(self.next_tx_id);
         let record = TxRecord {
             id,
-            signer: alloc.signer,
+            signer,
             nonce,
             hashes: vec![built.hash],
             raw: built.raw,
             gas_price: built.gas_price,
             status: TxStatus::Pending,
             mined_block: None,
-            payout_key: alloc.payout_key.map(str::to_owned),
+            payout_key: payout_key.map(str::to_owned),
             created_at: now,
             updated_at: now,
         };
         self.txs.insert(id, record.clone());
         self.hashes.insert(built.hash, id);
-        self.nonces.insert(alloc.signer, nonce + 1);
-        if let Some(key) = alloc.payout_key {
-            let payout = self.payout_mut(key)?;
-            payout.status = PayoutStatus::Sent;
-            payout.tx_id = Some(id);
-            payout.lease = None;
-            payout.updated_at = now;
-        }
+        let next = self.nonces.entry(signer).or_insert(0);
+        *next = (*next).max(nonce + 1);
         Ok(record)
     }
 
@@ -424,30 +438,7 @@ impl Store for MemoryStore {
         }
         // The only caller code under the lock; nothing is changed before it returns.
         let built = build(nonce).map_err(StoreError::Build)?;
-        if state.hashes.contains_key(&built.hash) {
-            return Err(StoreError::DuplicateHash(built.hash));
-        }
-        let now = unix_now();
-        state.next_tx_id += 1;
-        let id = TxId(state.next_tx_id);
-        let record = TxRecord {
-            id,
-            signer,
-            nonce,
-            hashes: vec![built.hash],
-            raw: built.raw,
-            gas_price: built.gas_price,
-            status: TxStatus::Pending,
-            mined_block: None,
-            payout_key: None,
-            created_at: now,
-            updated_at: now,
-        };
-        state.txs.insert(id, record.clone());
-        state.hashes.insert(built.hash, id);
-        let next = state.nonces.entry(signer).or_insert(0);
-        *next = (*next).max(nonce + 1);
-        Ok(record)
+        state.insert_tx(signer, nonce, built, None)
     }
 
     async fn next_nonce(&self, signer: Address) -> StoreResult<Option<u64>> {
