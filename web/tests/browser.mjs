@@ -14,6 +14,7 @@
 //   SHIFTPAY_DEBT_STREAM_ID   another stream of the worker, from an employer whose pool is short
 //   SHIFTPAY_JOB_ID           the job (milestone 0 submitted, milestone 1 funded)
 //   SHIFTPAY_DELIVERABLE      the text the worker submits for milestone 1 (its keccak256 goes on chain)
+//   SHIFTPAY_CHANGES_REASON   the changes the client then asks for on milestone 1 (its keccak256 too)
 //   SHIFTPAY_WITHDRAW_AMOUNT  human amount withdrawn by a transaction (e.g. 0.5)
 //   SHIFTPAY_GASLESS_AMOUNT   human amount withdrawn gaslessly (e.g. 0.25)
 //   SHIFTPAY_SCREENSHOT_DIR   where the PNG screenshots go
@@ -53,6 +54,7 @@ const STREAM = env('SHIFTPAY_STREAM_ID');
 const JOB = env('SHIFTPAY_JOB_ID');
 const DEBT_STREAM = env('SHIFTPAY_DEBT_STREAM_ID');
 const DELIVERABLE = env('SHIFTPAY_DELIVERABLE');
+const CHANGES_REASON = env('SHIFTPAY_CHANGES_REASON');
 const WITHDRAW_AMOUNT = env('SHIFTPAY_WITHDRAW_AMOUNT', '0.5');
 const GASLESS_AMOUNT = env('SHIFTPAY_GASLESS_AMOUNT', '0.25');
 const SHOTS = env('SHIFTPAY_SCREENSHOT_DIR');
@@ -408,9 +410,23 @@ async function main() {
     check(client.sent.length === 0, 'the client sent a transaction for a gasless approval');
     await c.page.locator(`[data-testid="milestone-status-client-${JOB}-0"]`, { hasText: 'Released' }).waitFor({ timeout: 20000 });
     out.milestoneAfter = 'Released';
-    out.clientTransactions = client.sent.length;
     out.clientPosts = c.posts.length;
     out.screenshots.push(await shot(c.page, 'client-approved', 375));
+
+    // 10. Request changes on milestone 2 (submitted by the freelancer above), by transaction:
+    // an empty reason is refused with nothing sent, then the reason's hash goes on chain.
+    await byTestId(c.page, `request-changes-${JOB}-1`).click();
+    out.emptyReasonNotice = await notice(c.page, 'error', 'Nothing was sent');
+    check(client.sent.length === 0, 'a change request without a reason was sent');
+    await byTestId(c.page, `reason-${JOB}-1`).fill(CHANGES_REASON);
+    await byTestId(c.page, `request-changes-${JOB}-1`).click();
+    out.changesNotice = await notice(c.page, 'success', 'confirmed', 60000);
+    check(client.sent.length === 1, `${client.sent.length} transactions for one change request`);
+    const changes = client.sent[0];
+    check(changes.request.gasPrice && !changes.request.maxFeePerGas, `not a legacy transaction: ${JSON.stringify(changes.request)}`);
+    out.changesTx = changes.hash;
+    await c.page.locator(`[data-testid="milestone-status-client-${JOB}-1"]`, { hasText: 'Changes requested' }).waitFor({ timeout: 20000 });
+    out.clientTransactions = client.sent.length;
   } catch (err) {
     if (current) {
       const file = path.join(SHOTS, 'failure.png');

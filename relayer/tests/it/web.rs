@@ -40,6 +40,8 @@ const CLIENT: usize = 2;
 const WORKER: usize = 3;
 /// An employer who never deposits: its stream to the worker is all debt.
 const SHORT_EMPLOYER: usize = 4;
+/// What the client types as the changes wanted on milestone 2.
+const CHANGES_REASON: &str = "Please add the mobile layout";
 /// What the worker types as milestone 2's deliverable.
 const DELIVERABLE: &str = "https://example.org/shiftpay/milestone-2";
 
@@ -122,6 +124,7 @@ async fn run(dist: PathBuf) {
     assert_eq!(missing["error"]["code"], "not_found");
 
     let worker_nonce_before = net.direct.get_transaction_count(worker).await.unwrap();
+    let client_nonce_before = net.direct.get_transaction_count(dev_address(CLIENT)).await.unwrap();
     let relayer_balance_before = net.direct.get_balance(dev_address(RELAYER)).await.unwrap();
     assert_eq!(net.relayer_nonce().await, 0);
 
@@ -140,6 +143,7 @@ async fn run(dist: PathBuf) {
         .env("SHIFTPAY_JOB_ID", job.to_string())
         .env("SHIFTPAY_DEBT_STREAM_ID", short_stream.to_string())
         .env("SHIFTPAY_DELIVERABLE", DELIVERABLE)
+        .env("SHIFTPAY_CHANGES_REASON", CHANGES_REASON)
         .env("SHIFTPAY_WITHDRAW_AMOUNT", "0.5")
         .env("SHIFTPAY_GASLESS_AMOUNT", "0.25")
         .env("SHIFTPAY_SCREENSHOT_DIR", &shots)
@@ -227,16 +231,37 @@ async fn run(dist: PathBuf) {
     assert_eq!(approved.amount, coin(1));
     let milestone = net.milestone(job, 0).await;
     assert_eq!(MilestoneState::try_from(milestone.status), Ok(MilestoneState::Released));
-    let other = net.milestone(job, 1).await;
-    assert_eq!(MilestoneState::try_from(other.status), Ok(MilestoneState::Submitted));
     assert_eq!(net.escrow_nonce(dev_address(CLIENT)).await, U256::from(1));
+
+    // Changes requested on milestone 2 by the client's own (legacy) transaction, with the
+    // reason's hash; the empty reason before it sent nothing.
+    let changes_tx = hash(&out, "changesTx");
+    let receipt = net.direct.get_transaction_receipt(changes_tx).await.unwrap().unwrap();
+    assert!(receipt.status());
+    assert_eq!(receipt.from, dev_address(CLIENT));
+    let sent = net.direct.get_transaction_by_hash(changes_tx).await.unwrap().unwrap();
+    assert!(sent.inner.is_legacy(), "the change request is not a legacy transaction");
+    let changes = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| MilestoneEscrow::ChangesRequested::decode_log(&log.inner).ok())
+        .expect("a ChangesRequested event");
+    assert_eq!((changes.jobId, changes.milestoneIndex), (job, U256::from(1)));
+    assert_eq!(changes.reasonHash, alloy::primitives::keccak256(CHANGES_REASON));
+    let other = net.milestone(job, 1).await;
+    assert_eq!(MilestoneState::try_from(other.status), Ok(MilestoneState::ChangesRequested));
+    assert_eq!(
+        net.direct.get_transaction_count(dev_address(CLIENT)).await.unwrap(),
+        client_nonce_before + 1
+    );
 
     // The relayer sent exactly the two relayed transactions and paid their gas.
     assert_eq!(net.relayer_nonce().await, 2);
     assert!(net.direct.get_balance(dev_address(RELAYER)).await.unwrap() < relayer_balance_before);
     assert_eq!(out["workerPosts"], 1, "{out}");
     assert_eq!(out["clientPosts"], 1, "{out}");
-    assert_eq!(out["clientTransactions"], 0, "{out}");
+    assert_eq!(out["clientTransactions"], 1, "{out}");
 
     // The screenshots: PNG files at both widths, worker and client views.
     for name in ["worker-1280", "worker-375", "client-1280", "client-375", "worker-wrong-chain-375"]
