@@ -474,16 +474,74 @@ pub(crate) async fn send_many<C: SolCall>(
 }
 
 /// Waits (bounded) until `hash` has a successful receipt on anvil.
+///
+/// Bulk setup sends many transactions back to back, and twice in CI (never locally, loaded or
+/// not) the last one stayed in anvil's pool: automine mines when a transaction arrives, so a
+/// transaction left behind (one that became ready after the block that was being mined, or
+/// one priced under a base fee that a large block raised) waits for a next transaction that
+/// setup never sends. After [`NUDGE_AFTER`] without a receipt, a block is mined every
+/// [`NUDGE_EVERY`] (`evm_mine` takes what is ready; an empty block lowers the base fee). A
+/// failure says what the node had.
 pub(crate) async fn wait_mined(devnet: &Devnet, hash: B256) {
     let started = Instant::now();
+    let mut nudged: Option<Instant> = None;
     loop {
         if let Some(receipt) = devnet.direct.get_transaction_receipt(hash).await.unwrap() {
             assert!(receipt.status(), "setup transaction {hash} reverted");
+            if nudged.is_some() {
+                eprintln!("setup tx {hash} mined after {:?} and mined blocks", started.elapsed());
+            }
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "setup tx {hash} not mined");
+        if started.elapsed() >= Duration::from_secs(30) {
+            panic!("setup tx {hash} not mined in 30 s: {}", pool_report(devnet, hash).await);
+        }
+        if started.elapsed() >= NUDGE_AFTER && nudged.is_none_or(|at| at.elapsed() >= NUDGE_EVERY) {
+            if nudged.is_none() {
+                eprintln!(
+                    "setup tx {hash} not mined after {:?} ({}): mining blocks",
+                    started.elapsed(),
+                    pool_report(devnet, hash).await
+                );
+            }
+            devnet.mine().await;
+            nudged = Some(Instant::now());
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// How long [`wait_mined`] waits before it mines blocks itself.
+const NUDGE_AFTER: Duration = Duration::from_secs(3);
+/// How often [`wait_mined`] mines a block after that.
+const NUDGE_EVERY: Duration = Duration::from_millis(500);
+
+/// What the node says of a transaction that is not mined: whether it knows it, its price and
+/// nonce, the sender's mined and pending counts, the latest block's base fee.
+async fn pool_report(devnet: &Devnet, hash: B256) -> String {
+    let tx: Option<serde_json::Value> =
+        devnet.direct.raw_request("eth_getTransactionByHash".into(), (hash,)).await.ok().flatten();
+    let Some(tx) = tx else { return "the node does not know it".to_owned() };
+    let from: Option<Address> = tx["from"].as_str().and_then(|s| s.parse().ok());
+    let counts = match from {
+        Some(from) => {
+            let mined = devnet.direct.get_transaction_count(from).await.ok();
+            let pending = devnet.direct.get_transaction_count(from).pending().await.ok();
+            format!("sender mined {mined:?} / pending {pending:?}")
+        }
+        None => "sender unknown".to_owned(),
+    };
+    let base_fee = devnet
+        .direct
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|block| block.header.base_fee_per_gas);
+    format!(
+        "in the pool: nonce {}, gas price {}; {counts}; latest base fee {base_fee:?}",
+        tx["nonce"], tx["gasPrice"]
+    )
 }
 
 /// The submit calls of milestones `0..count` of `job`.
