@@ -180,9 +180,9 @@ struct Report {
 }
 
 /// Medians of the gaps between consecutive log lines of one kind in the relayer's JSON log:
-/// "sending" (one store transaction allocating the nonce and recording the signed bytes per
-/// payout, then the broadcast is started) and "confirmed" (one store transaction per
-/// transaction).
+/// "sending" (logged per payout after its batch's nonces and signed bytes were recorded in one
+/// store transaction, as its broadcast is started) and "confirmed" (logged per transaction
+/// after a step's receipts were written in one store transaction).
 #[derive(Debug, Clone, Copy)]
 struct Profile {
     record: Duration,
