@@ -29,17 +29,18 @@
 //! sees at most a few dozen requests at once); a batch's payouts recorded in ONE store
 //! transaction ([`Store::allocate_nonces_and_record_txs`], nonces in claim order), then
 //! broadcast 16 at a time (all of a step's broadcasts end with the step); a step's receipts
-//! written in one store transaction too ([`Store::set_txs_status`]). A full batch is followed by the next step at once; otherwise the sender waits
-//! `poll_interval`, or less when it follows the watcher ([`Sender::follow_watcher`]: it steps as
-//! soon as the watcher has inserted payouts). `relayer/BENCH.md` has the figures.
+//! written in one store transaction too ([`Store::set_txs_status`]). A full batch is followed
+//! by the next step at once; otherwise the sender waits `poll_interval`, or less when it follows
+//! the watcher ([`Sender::follow_watcher`]: it steps as soon as the watcher has inserted
+//! payouts). `relayer/BENCH.md` has the figures.
 //!
 //! Transport failures are retried with exponential backoff and jitter (a payout: re-queued
 //! with `retry_later`; the whole step: the loop sleeps), never reverts.
 //!
 //! # Exactly once
 //! A payout has a unique key; it gets a transaction only through
-//! `allocate_nonce(s)_and_record_tx(s)`, which needs the payout leased to this sender and writes the
-//! signed bytes before anything is broadcast. After a crash at any point: nothing recorded →
+//! `allocate_nonce(s)_and_record_tx(s)`, which needs the payout leased to this sender and writes
+//! the signed bytes before anything is broadcast. After a crash at any point: nothing recorded →
 //! the payout is claimed again when its lease ends and re-checked; recorded but never broadcast
 //! → [`Sender::reconcile`] (at start) finds it missing from the node and rebroadcasts the same
 //! bytes (same nonce: at most one of its versions can ever be mined); broadcast → tracked as
