@@ -419,7 +419,7 @@ impl Sender {
             Err(err) => {
                 for payout in &claimed {
                     let retry = Decision::Retry(err.to_string());
-                    self.apply(payout, retry, 0, now, report).await?;
+                    self.apply(payout, retry, now, report).await?;
                 }
                 return Err(err.into());
             }
@@ -464,7 +464,7 @@ impl Sender {
             }
         }
         for (payout, decision) in others {
-            self.apply(payout, decision, 0, now, report).await?;
+            self.apply(payout, decision, now, report).await?;
         }
         Ok(())
     }
@@ -744,19 +744,20 @@ impl Sender {
         }
     }
 
-    /// Carries a decision out in the store (a `Send` is recorded and broadcast as a batch of
-    /// one, [`Self::send_batch`]).
+    /// Carries a decision out in the store. [`Self::send_due`] records its `Send`s together
+    /// ([`Self::send_batch`]); one given here is a batch of one, at the signer's `pending` count
+    /// or above.
     async fn apply(
         &self,
         payout: &Payout,
         decision: Decision,
-        min_nonce: u64,
         now: u64,
         report: &mut StepReport,
     ) -> Result<(), SendError> {
         let (key, holder) = (payout.key.as_str(), self.holder());
         let result = match decision {
             Decision::Send { request, what } => {
+                let min_nonce = self.pending_nonce().await?;
                 return self
                     .send_batch(vec![Due { payout, request, what }], min_nonce, report)
                     .await;
