@@ -1,7 +1,8 @@
 //! `shiftpay demo` end to end, as `make demo` runs it: against a devnet that the demo starts
-//! itself on a free port in a sandbox, twice in a row on the same chain, each run's `--json`
-//! table checked (every party's change adds up, recomputed here, and a balance read back from
-//! the chain), then `shiftpay devnet down` and the recorded anvil process gone.
+//! itself on a free port in a sandbox, twice in a row on the same chain and once more after
+//! `shiftpay devnet reset`, each run's `--json` table checked (every party's change adds up,
+//! recomputed here, and a balance read back from the chain), then `shiftpay devnet down` and
+//! the recorded anvil process gone.
 
 use alloy::{
     primitives::{Address, U256},
@@ -100,7 +101,7 @@ async fn check_run(sandbox: &Sandbox, report: &Value, run: u64) -> Address {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_demo_runs_twice_on_its_devnet_and_its_balances_add_up() {
+async fn the_demo_runs_twice_and_after_a_reset_and_its_balances_add_up() {
     let sandbox = Sandbox::new();
     let _guard = DevnetGuard::new(&sandbox);
     let port = free_port().to_string();
@@ -117,6 +118,13 @@ async fn the_demo_runs_twice_on_its_devnet_and_its_balances_add_up() {
     assert!(second.stderr.contains("devnet: already up"), "{}", second.stderr);
     let freelancer_2 = check_run(&sandbox, &second.json(), 1).await;
     assert_ne!(freelancer_1, freelancer_2, "each run has its own parties");
+
+    // After `devnet reset` (a new chain, a new deployment): the demo runs again from run 0.
+    sandbox.run(&["devnet", "reset", "--port", &port]).success();
+    let third = sandbox.run(&["demo", "--port", &port, "--json"]);
+    third.success();
+    assert!(third.stderr.contains("devnet: already up"), "{}", third.stderr);
+    assert_eq!(check_run(&sandbox, &third.json(), 0).await, freelancer_1, "run 0's parties again");
 
     let record: Value = serde_json::from_str(&sandbox.read(".devnet/devnet.json")).unwrap();
     let pid = u32::try_from(record["pid"].as_u64().unwrap()).unwrap();

@@ -67,13 +67,24 @@ pub async fn apply(url: &StorageUrl) -> StoreResult<Migrated> {
             use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new().max_connections(1).connect_with(options).await?;
-            let before = {
-                let mut conn = pool.acquire().await?;
+            let mut conn = pool.acquire().await?;
+            // The database's migration lock (sqlx's advisory lock, which `run_direct` takes
+            // again: it stacks) from before the listing to after the run, so a concurrent
+            // migrator (another `migrate`, an instance starting) neither races the creation of
+            // the migrations table nor changes the list between the two.
+            conn.lock().await?;
+            let migrated = async {
                 conn.ensure_migrations_table().await?;
-                conn.list_applied_migrations().await?
-            };
-            POSTGRES.run(&pool).await?;
+                let before = conn.list_applied_migrations().await?;
+                POSTGRES.run_direct(&mut *conn).await?;
+                StoreResult::Ok(before)
+            }
+            .await;
+            let unlocked = conn.unlock().await;
+            drop(conn);
             pool.close().await;
+            let before = migrated?;
+            unlocked?;
             Ok(diff("postgres", &POSTGRES, before.iter().map(|m| m.version)))
         }
         StorageUrl::Memory => Err(StoreError::Unsupported(

@@ -49,6 +49,27 @@ const PER_JOB: u64 = 50;
 /// the watcher over within 2 s of the leader's death).
 const SETTINGS: &str = "confirmations = 1\nleader_lease = \"2s\"";
 
+/// Starts `n` relayer binaries (`r0`, `r1`, ...) with [`SETTINGS`] on `storage`. The first
+/// creates the schema's tables, so it serves before the next one starts; with `all_healthy`
+/// every instance is waited for.
+async fn spawn_instances(
+    devnet: &Devnet,
+    storage: &str,
+    n: usize,
+    all_healthy: bool,
+) -> Vec<RelayerProcess> {
+    let mut instances = Vec::with_capacity(n);
+    for i in 0..n {
+        let config = write_instance_config(devnet, &format!("r{i}"), storage, SETTINGS, "");
+        let mut relayer = RelayerProcess::spawn(&config);
+        if i == 0 || all_healthy {
+            relayer.wait_healthy().await;
+        }
+        instances.push(relayer);
+    }
+    instances
+}
+
 /// Jobs of [`PER_JOB`] milestones, one per worker of `workers`, every milestone submitted
 /// (bulk: raw transactions, all mined); the `k`th job's review lasts `3_600 + k * stagger`
 /// seconds. Returns the job ids.
@@ -203,15 +224,7 @@ async fn three_instances_killed_at_random_pay_300_releases_exactly_once() {
 
         // The first instance creates the schema's tables; the others join once it serves.
         let storage = db.storage_url();
-        let mut instances: Vec<RelayerProcess> = Vec::new();
-        for i in 0..3 {
-            let config = write_instance_config(&devnet, &format!("r{i}"), &storage, SETTINGS, "");
-            let mut relayer = RelayerProcess::spawn(&config);
-            if i == 0 {
-                relayer.wait_healthy().await;
-            }
-            instances.push(relayer);
-        }
+        let mut instances = spawn_instances(&devnet, &storage, 3, false).await;
         let store: Arc<dyn Store> = db.open().await;
 
         // Every 1-3 s an instance is killed and restarted at once: a random one, every other
@@ -334,13 +347,7 @@ async fn two_instances_recover_from_a_20_s_database_outage() {
         let proxy = TcpProxy::start(upstream.parse().expect("a host:port")).unwrap();
         let storage = db.storage_url().replacen(&upstream, &proxy.addr().to_string(), 1);
         assert_ne!(storage, db.storage_url(), "the URL names {upstream}");
-        let mut instances: Vec<RelayerProcess> = Vec::new();
-        for i in 0..2 {
-            let config = write_instance_config(&devnet, &format!("r{i}"), &storage, SETTINGS, "");
-            let mut relayer = RelayerProcess::spawn(&config);
-            relayer.wait_healthy().await;
-            instances.push(relayer);
-        }
+        let mut instances = spawn_instances(&devnet, &storage, 2, true).await;
         let pids: Vec<Option<u32>> = instances.iter().map(RelayerProcess::pid).collect();
         let store: Arc<dyn Store> = db.open().await;
 
@@ -438,13 +445,7 @@ async fn the_leader_keeps_its_lease_through_a_page_longer_than_the_lease() {
         devnet.mine().await;
         devnet.proxy.set_latency(Duration::from_millis(60));
         let storage = db.storage_url();
-        let mut instances: Vec<RelayerProcess> = Vec::new();
-        for i in 0..2 {
-            let config = write_instance_config(&devnet, &format!("r{i}"), &storage, SETTINGS, "");
-            let mut relayer = RelayerProcess::spawn(&config);
-            relayer.wait_healthy().await;
-            instances.push(relayer);
-        }
+        let mut instances = spawn_instances(&devnet, &storage, 2, true).await;
         let store: Arc<dyn Store> = db.open().await;
         until(&instances[0], Duration::from_secs(45), "all 50 payouts confirmed", || {
             all_confirmed(&*store, 50)

@@ -1301,6 +1301,42 @@ async fn migrate_subcommand_applies_the_postgres_migrations_once() {
     store.close().await;
 }
 
+/// Several migrators on one fresh schema at once (`migrate` runs and instances starting, as
+/// when a deployment starts every instance together): every one succeeds, each migration is
+/// applied once (by whichever took the database's migration lock first), and the schema works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrators_on_a_fresh_schema_all_succeed() {
+    use shiftpay_relayer::store::{StorageUrl, migrations};
+    let db = postgres().await;
+    let url = StorageUrl::Postgres(db.storage_url());
+    let mut migrators = Vec::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        migrators.push(tokio::spawn(async move { migrations::apply(&url).await }));
+    }
+    let mut opens = Vec::new();
+    for _ in 0..4 {
+        let options = db.options();
+        opens.push(tokio::spawn(async move { PostgresStore::connect_with(options).await }));
+    }
+    let mut applied = Vec::new();
+    for migrator in migrators {
+        let migrated = migrator.await.unwrap().expect("a concurrent `migrate` succeeds");
+        assert_eq!(migrated.total, migrations::POSTGRES.iter().count());
+        applied.extend(migrated.applied.into_iter().map(|m| m.version));
+    }
+    for open in opens {
+        open.await.unwrap().expect("an instance starting beside migrators opens").close().await;
+    }
+    let mut unique = applied.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), applied.len(), "a migration applied twice: {applied:?}");
+    let store = db.open().await;
+    assert!(store.insert_payout_if_absent(release(1, 1)).await.unwrap().1);
+    store.close().await;
+}
+
 // ---- kill -9 (SQLite only: a real process dies mid-write) -----------------------------------
 
 /// The database path a crash child writes to.
