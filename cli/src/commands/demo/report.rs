@@ -7,6 +7,8 @@
 //! party's change is counted without the gas its own transactions cost (summed from their
 //! receipts, shown in its own column); the relayer's gas is the relayer's, outside the table.
 
+use std::collections::HashMap;
+
 use alloy::primitives::{Address, U256};
 use serde::Serialize;
 use shiftpay_bindings::{
@@ -133,60 +135,13 @@ impl Demo {
     /// The table, checked.
     pub(super) async fn report(&self, before: &Snapshot, after: &Snapshot) -> eyre::Result<Report> {
         let tokens = [self.tusd.clone(), self.rbtc.clone()];
-        let mut reports = Vec::new();
-        for (t, token) in tokens.iter().enumerate() {
-            let (mut deposited, mut paid_out) = (U256::ZERO, U256::ZERO);
-            let mut parties = Vec::new();
-            for (p, party) in self.parties.iter().enumerate() {
-                let gas = if token.is_native() {
-                    self.gas.get(&party.signer.address()).copied().unwrap_or_default()
-                } else {
-                    U256::ZERO
-                };
-                // The change without gas: after + gas - before.
-                let (old, new) = (before.balances[p][t], after.balances[p][t] + gas);
-                let change = if new >= old {
-                    paid_out += new - old;
-                    format!("+{}", fmt(token, new - old))
-                } else {
-                    deposited += old - new;
-                    format!("-{}", fmt(token, old - new))
-                };
-                parties.push(PartyRow {
-                    party: party.role.name(),
-                    address: party.signer.address(),
-                    before: fmt(token, before.balances[p][t]),
-                    after: fmt(token, after.balances[p][t]),
-                    change,
-                    gas: if token.is_native() { fmt(token, gas) } else { String::new() },
-                });
-            }
-            // Holdings can only have grown from zero in a fresh run; count their change.
-            let held_payroll = after.held_payroll[t].saturating_sub(before.held_payroll[t]);
-            let held_escrow = after.held_escrow[t].saturating_sub(before.held_escrow[t]);
-            let balanced = before.held_payroll[t] <= after.held_payroll[t]
-                && before.held_escrow[t] <= after.held_escrow[t]
-                && deposited == paid_out + held_payroll + held_escrow;
-            let summary = format!(
-                "deposited {} {} paid out {} + still in the Payroll pool {} + still in escrow {}",
-                token.format_amount(deposited),
-                if balanced { "=" } else { "!=" },
-                token.format_amount(paid_out),
-                token.format_amount(held_payroll),
-                token.format_amount(held_escrow)
-            );
-            reports.push(TokenReport {
-                symbol: token.symbol.clone(),
-                decimals: token.decimals,
-                parties,
-                deposited: fmt(token, deposited),
-                paid_out: fmt(token, paid_out),
-                held_in_payroll: fmt(token, held_payroll),
-                held_in_escrow: fmt(token, held_escrow),
-                balanced,
-                summary,
-            });
-        }
+        let parties: Vec<(&'static str, Address)> =
+            self.parties.iter().map(|p| (p.role.name(), p.signer.address())).collect();
+        let reports: Vec<TokenReport> = tokens
+            .iter()
+            .enumerate()
+            .map(|(t, token)| account(token, t, &parties, &self.gas, before, after))
+            .collect();
         Ok(Report {
             run: self.run,
             chain_id: self.ctx.chain.chain_id,
@@ -195,6 +150,69 @@ impl Demo {
             tokens: reports,
             seconds: (self.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         })
+    }
+}
+
+/// The accounting of token `t` of the snapshots (the check itself, no I/O): `parties` in
+/// snapshot order, `gas` what each address's own transactions cost (native coin only).
+fn account(
+    token: &Token,
+    t: usize,
+    parties: &[(&'static str, Address)],
+    gas: &HashMap<Address, U256>,
+    before: &Snapshot,
+    after: &Snapshot,
+) -> TokenReport {
+    let (mut deposited, mut paid_out) = (U256::ZERO, U256::ZERO);
+    let mut rows = Vec::new();
+    for (p, &(party, address)) in parties.iter().enumerate() {
+        let gas = if token.is_native() {
+            gas.get(&address).copied().unwrap_or_default()
+        } else {
+            U256::ZERO
+        };
+        // The change without gas: after + gas - before.
+        let (old, new) = (before.balances[p][t], after.balances[p][t] + gas);
+        let change = if new >= old {
+            paid_out += new - old;
+            format!("+{}", fmt(token, new - old))
+        } else {
+            deposited += old - new;
+            format!("-{}", fmt(token, old - new))
+        };
+        rows.push(PartyRow {
+            party,
+            address,
+            before: fmt(token, before.balances[p][t]),
+            after: fmt(token, after.balances[p][t]),
+            change,
+            gas: if token.is_native() { fmt(token, gas) } else { String::new() },
+        });
+    }
+    // Holdings can only have grown from zero in a fresh run; count their change.
+    let held_payroll = after.held_payroll[t].saturating_sub(before.held_payroll[t]);
+    let held_escrow = after.held_escrow[t].saturating_sub(before.held_escrow[t]);
+    let balanced = before.held_payroll[t] <= after.held_payroll[t]
+        && before.held_escrow[t] <= after.held_escrow[t]
+        && deposited == paid_out + held_payroll + held_escrow;
+    let summary = format!(
+        "deposited {} {} paid out {} + still in the Payroll pool {} + still in escrow {}",
+        token.format_amount(deposited),
+        if balanced { "=" } else { "!=" },
+        token.format_amount(paid_out),
+        token.format_amount(held_payroll),
+        token.format_amount(held_escrow)
+    );
+    TokenReport {
+        symbol: token.symbol.clone(),
+        decimals: token.decimals,
+        parties: rows,
+        deposited: fmt(token, deposited),
+        paid_out: fmt(token, paid_out),
+        held_in_payroll: fmt(token, held_payroll),
+        held_in_escrow: fmt(token, held_escrow),
+        balanced,
+        summary,
     }
 }
 
@@ -250,5 +268,74 @@ impl Report {
                 report.seconds
             );
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARTIES: [(&str, Address); 3] = [
+        ("payer", Address::repeat_byte(1)),
+        ("payee", Address::repeat_byte(2)),
+        ("bystander", Address::repeat_byte(3)),
+    ];
+
+    fn tusd() -> Token {
+        Token { address: Address::repeat_byte(9), symbol: "tUSD".into(), decimals: 6, known: true }
+    }
+
+    fn rbtc() -> Token {
+        Token { address: Address::ZERO, symbol: "RBTC".into(), decimals: 18, known: true }
+    }
+
+    /// Balances of the three parties in token 0 and 1, and the holdings.
+    fn snapshot(balances: [[u64; 2]; 3], payroll: [u64; 2], escrow: [u64; 2]) -> Snapshot {
+        Snapshot {
+            balances: balances.iter().map(|b| b.map(U256::from)).collect(),
+            held_payroll: payroll.map(U256::from),
+            held_escrow: escrow.map(U256::from),
+        }
+    }
+
+    #[test]
+    fn payers_decrease_equals_payees_increase_plus_holdings() {
+        // The payer puts 1000 in: 600 reach the payee, 300 stay in the pool, 100 in escrow.
+        let before = snapshot([[1_000, 0], [0, 0], [5, 0]], [0, 0], [0, 0]);
+        let after = snapshot([[0, 0], [600, 0], [5, 0]], [300, 0], [100, 0]);
+        let report = account(&tusd(), 0, &PARTIES, &HashMap::new(), &before, &after);
+        assert!(report.balanced, "{report:#?}");
+        assert_eq!(report.deposited, "0.001");
+        assert_eq!(report.paid_out, "0.0006");
+        assert_eq!(report.parties[0].change, "-0.001");
+        assert_eq!(report.parties[2].change, "+0");
+        assert!(report.summary.contains(" = "), "{}", report.summary);
+    }
+
+    #[test]
+    fn a_unit_unaccounted_for_fails_the_check() {
+        // One unit more reached the payee than left the payer and the holdings explain.
+        let before = snapshot([[1_000, 0], [0, 0], [0, 0]], [0, 0], [0, 0]);
+        let after = snapshot([[0, 0], [601, 0], [0, 0]], [300, 0], [100, 0]);
+        let report = account(&tusd(), 0, &PARTIES, &HashMap::new(), &before, &after);
+        assert!(!report.balanced);
+        assert!(report.summary.contains(" != "), "{}", report.summary);
+        // Holdings that shrank (an earlier run's money counted as this run's) fail it too.
+        let before = snapshot([[1_000, 0], [0, 0], [0, 0]], [500, 0], [0, 0]);
+        let after = snapshot([[0, 0], [1_400, 0], [0, 0]], [100, 0], [0, 0]);
+        assert!(!account(&tusd(), 0, &PARTIES, &HashMap::new(), &before, &after).balanced);
+    }
+
+    #[test]
+    fn native_changes_are_counted_without_each_partys_own_gas() {
+        // The payer sends 700 and pays 50 of gas; the payee receives 700.
+        let before = snapshot([[0, 1_000], [0, 0], [0, 0]], [0, 0], [0, 0]);
+        let after = snapshot([[0, 250], [0, 700], [0, 0]], [0, 0], [0, 0]);
+        let gas: HashMap<Address, U256> = [(PARTIES[0].1, U256::from(50))].into();
+        let report = account(&rbtc(), 1, &PARTIES, &gas, &before, &after);
+        assert!(report.balanced, "{report:#?}");
+        assert_eq!(report.parties[0].gas, "0.00000000000000005");
+        // Without the gas column the payer's decrease is 50 too many.
+        assert!(!account(&rbtc(), 1, &PARTIES, &HashMap::new(), &before, &after).balanced);
     }
 }
