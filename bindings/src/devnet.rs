@@ -133,6 +133,23 @@ pub fn anvil_binary(start: &Path) -> Result<PathBuf, DevnetError> {
         .ok_or_else(|| DevnetError::NotFound { searched: start.to_path_buf() })
 }
 
+/// The port of anvil's own `Listening on 127.0.0.1:<port>` line in its output (`None` until
+/// it printed one). A process that binds its port says so there, so a probe of that port after
+/// this line answers from this process, not from another node that held the port first.
+///
+/// ```
+/// use shiftpay_bindings::devnet::listening_port;
+/// assert_eq!(listening_port("Private Keys\n\nListening on 127.0.0.1:35651\n"), Some(35651));
+/// assert_eq!(listening_port("Listening on 127.0.0.1:"), None);
+/// assert_eq!(listening_port("starting..."), None);
+/// ```
+pub fn listening_port(log: &str) -> Option<u16> {
+    log.lines()
+        .find_map(|line| line.trim().strip_prefix("Listening on "))
+        .and_then(|address| address.rsplit_once(':'))
+        .and_then(|(_, port)| port.trim().parse().ok())
+}
+
 /// The chain id a node on 127.0.0.1:`port` answers to `eth_chainId`, or `None` when nothing
 /// answers in time (500 ms to connect, 2 s to answer) or the answer is not a JSON-RPC result.
 ///

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use alloy::primitives::Address;
 use alloy::signers::local::PrivateKeySigner;
 
-use shiftpay_bindings::devnet::probe_chain_id;
 pub use shiftpay_bindings::devnet::{DEV_KEYS, DEV_MNEMONIC};
+use shiftpay_bindings::devnet::{listening_port, probe_chain_id};
 
 /// Signer of development account `index` (0..10) of [`DEV_MNEMONIC`] (the bindings'
 /// [`shiftpay_bindings::devnet::dev_signer`]).
@@ -343,28 +343,7 @@ impl Drop for AnvilProcess {
     }
 }
 
-/// The port of anvil's `Listening on 127.0.0.1:<port>` line.
-fn listening_port(log: &str) -> Option<u16> {
-    log.lines()
-        .find_map(|line| line.trim().strip_prefix("Listening on "))
-        .and_then(|address| address.rsplit_once(':'))
-        .and_then(|(_, port)| port.trim().parse().ok())
-}
-
 fn port_in_use(log: &str) -> bool {
     let log = log.to_ascii_lowercase();
     log.contains("address already in use") || log.contains("addrinuse")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::listening_port;
-
-    #[test]
-    fn the_port_comes_from_anvils_own_listening_line() {
-        let log = "Private Keys\n==================\n\nListening on 127.0.0.1:35651\n";
-        assert_eq!(listening_port(log), Some(35651));
-        assert_eq!(listening_port("Listening on 127.0.0.1:"), None);
-        assert_eq!(listening_port("starting..."), None);
-    }
 }

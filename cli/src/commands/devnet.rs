@@ -35,7 +35,7 @@ use shiftpay_bindings::{
     deployment::{DeployedToken, Deployment},
     devnet::{
         self, CHAIN_ID, DEFAULT_BLOCK_TIME, DEFAULT_PORT, DEV_MNEMONIC, DevnetStablecoin,
-        STABLECOIN_DECIMALS, STABLECOIN_SYMBOL, probe_chain_id,
+        STABLECOIN_DECIMALS, STABLECOIN_SYMBOL, listening_port, probe_chain_id,
     },
 };
 
@@ -90,7 +90,7 @@ pub(crate) struct DevnetOpts {
     #[arg(long, value_name = "DIR", env = DIR_ENV, default_value = DEFAULT_DIR)]
     pub(crate) devnet_dir: PathBuf,
 
-    /// Port of 127.0.0.1 the devnet listens on (when it starts).
+    /// Port of 127.0.0.1 the devnet listens on (when it starts; 0: a free port, recorded).
     #[arg(long, value_name = "PORT", env = "SHIFTPAY_DEVNET_PORT", default_value_t = DEFAULT_PORT)]
     pub(crate) port: u16,
 }
@@ -254,7 +254,9 @@ pub(crate) async fn ensure_up(paths: &Paths, up: &UpArgs) -> eyre::Result<Record
 /// Starts anvil in the background and writes the record.
 fn start(paths: &Paths, up: &UpArgs) -> eyre::Result<Record> {
     let port = up.devnet.port;
-    if let Err(error) = TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+    if port != 0
+        && let Err(error) = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+    {
         bail!(
             "port {port} of 127.0.0.1 is taken by another process ({error}), not by a devnet recorded in {}: stop that process or pass --port",
             paths.show(&paths.dir)
@@ -289,9 +291,11 @@ fn start(paths: &Paths, up: &UpArgs) -> eyre::Result<Record> {
         .process_group(0);
     let mut child = command.spawn().wrap_err_with(|| format!("starting {}", binary.display()))?;
     let pid = child.id();
-    let url = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    loop {
+    // Ready: this anvil says which port it listens on (its own output, so another node that
+    // took the port meanwhile cannot pass for it; with `--port 0` that is the port the kernel
+    // picked) and answers there.
+    let port = loop {
         if let Ok(Some(status)) = child.try_wait() {
             bail!(
                 "anvil exited during start-up ({status}); its output ({}):\n{}",
@@ -299,21 +303,25 @@ fn start(paths: &Paths, up: &UpArgs) -> eyre::Result<Record> {
                 log_since(&paths.log(), log_start)
             );
         }
-        if probe_chain_id(port) == Some(CHAIN_ID) {
-            break;
+        if let Some(listening) = listening_port(&log_since(&paths.log(), log_start))
+            && (port == 0 || listening == port)
+            && probe_chain_id(listening) == Some(CHAIN_ID)
+        {
+            break listening;
         }
         if started.elapsed() > STARTUP_TIMEOUT {
             // SAFETY: kill(2) on the process we just started (not reaped yet).
             unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
             let _ = child.wait();
             bail!(
-                "anvil did not answer on {url} within {}s; its output:\n{}",
+                "anvil did not answer on 127.0.0.1:{port} within {}s; its output:\n{}",
                 STARTUP_TIMEOUT.as_secs(),
                 log_since(&paths.log(), log_start)
             );
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let url = format!("http://127.0.0.1:{port}");
     let record = Record {
         pid,
         port,

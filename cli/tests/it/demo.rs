@@ -14,7 +14,7 @@ use shiftpay_bindings::{
 };
 
 use crate::common::Sandbox;
-use crate::devnet::{DevnetGuard, free_port, process_gone};
+use crate::devnet::{DevnetGuard, process_gone};
 
 /// Token units of a signed decimal string of the table (`+1800`, `-0.5`, `700.000578`).
 fn units(text: &str, decimals: u8) -> (bool, U256) {
@@ -104,24 +104,25 @@ async fn check_run(sandbox: &Sandbox, report: &Value, run: u64) -> Address {
 async fn the_demo_runs_twice_and_after_a_reset_and_its_balances_add_up() {
     let sandbox = Sandbox::new();
     let _guard = DevnetGuard::new(&sandbox);
-    let port = free_port().to_string();
+    // `--port 0`: anvil picks a free port, recorded in .devnet/devnet.json (read back below).
+    let port = "0";
 
-    let first = sandbox.run(&["demo", "--port", &port, "--json"]);
+    let first = sandbox.run(&["demo", "--port", port, "--json"]);
     first.success();
     assert!(first.stderr.contains("devnet: started anvil"), "{}", first.stderr);
     assert!(first.stderr.contains("payday: the relayer pays"), "{}", first.stderr);
     let freelancer_1 = check_run(&sandbox, &first.json(), 0).await;
 
     // Again on the same chain: a new job and new streams, a table of this run only.
-    let second = sandbox.run(&["demo", "--port", &port, "--json"]);
+    let second = sandbox.run(&["demo", "--port", port, "--json"]);
     second.success();
     assert!(second.stderr.contains("devnet: already up"), "{}", second.stderr);
     let freelancer_2 = check_run(&sandbox, &second.json(), 1).await;
     assert_ne!(freelancer_1, freelancer_2, "each run has its own parties");
 
     // After `devnet reset` (a new chain, a new deployment): the demo runs again from run 0.
-    sandbox.run(&["devnet", "reset", "--port", &port]).success();
-    let third = sandbox.run(&["demo", "--port", &port, "--json"]);
+    sandbox.run(&["devnet", "reset", "--port", port]).success();
+    let third = sandbox.run(&["demo", "--port", port, "--json"]);
     third.success();
     assert!(third.stderr.contains("devnet: already up"), "{}", third.stderr);
     assert_eq!(check_run(&sandbox, &third.json(), 0).await, freelancer_1, "run 0's parties again");

@@ -1,17 +1,13 @@
-//! `shiftpay devnet up|down|status|reset` in a sandbox on a free port: idempotent `up`, a taken
-//! port, a stale record, the state kept across `down`/`up` and dropped by `reset`, the status
-//! output's shape, and other commands defaulting to the devnet.
+//! `shiftpay devnet up|down|status|reset` in a sandbox, on a port anvil picks (`--port 0`, the
+//! port recorded from anvil's own output): idempotent `up`, a taken port, a stale record, the
+//! state kept across `down`/`up` and dropped by `reset`, the status output's shape, and other
+//! commands defaulting to the devnet.
 
 use std::net::{Ipv4Addr, TcpListener};
 
 use serde_json::Value;
 
 use crate::common::Sandbox;
-
-/// A port of 127.0.0.1 that was free a moment ago.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
-}
 
 /// Whether process `pid` is gone (or a zombie nobody reaped yet: dead all the same).
 pub(crate) fn process_gone(pid: u32) -> bool {
@@ -55,12 +51,10 @@ fn status(sandbox: &Sandbox) -> Value {
 fn up_is_idempotent_down_keeps_the_state_and_reset_starts_afresh() {
     let sandbox = Sandbox::new();
     let _guard = DevnetGuard::new(&sandbox);
-    let port = free_port().to_string();
-
     let down = status(&sandbox);
     assert_eq!(down["running"], false);
 
-    let up = sandbox.run(&["devnet", "up", "--port", &port]);
+    let up = sandbox.run(&["devnet", "up", "--port", "0"]);
     up.success();
     assert!(up.stderr.contains("devnet: started anvil"), "{}", up.stderr);
     assert!(up.stderr.contains("wrote deployments/33.json"), "{}", up.stderr);
@@ -88,13 +82,21 @@ fn up_is_idempotent_down_keeps_the_state_and_reset_starts_afresh() {
     let first = status(&sandbox);
     assert_eq!(first["running"], true);
     assert_eq!(first["chainId"], 33);
-    assert_eq!(first["url"], format!("http://127.0.0.1:{port}"));
+    // The port anvil picked, recorded and shown.
+    let url = first["url"].as_str().unwrap().to_owned();
+    let port: u16 = url.strip_prefix("http://127.0.0.1:").unwrap().parse().unwrap();
+    assert_ne!(port, 0, "{first:#}");
+    assert!(
+        up.stderr.contains(&format!("started anvil (pid {}) on {url}", first["pid"])),
+        "{}",
+        up.stderr
+    );
     assert_eq!(first["tokens"][0]["symbol"], "tUSD");
     assert_eq!(first["tokens"][0]["decimals"], 6);
     let pid = u32::try_from(first["pid"].as_u64().unwrap()).unwrap();
 
     // Already up: said, exit 0, same process and contracts.
-    let again = sandbox.run(&["devnet", "up", "--port", &port]);
+    let again = sandbox.run(&["devnet", "up", "--port", "0"]);
     again.success();
     assert!(again.stderr.contains("devnet: already up"), "{}", again.stderr);
     assert_eq!(status(&sandbox)["pid"], first["pid"]);
@@ -102,11 +104,7 @@ fn up_is_idempotent_down_keeps_the_state_and_reset_starts_afresh() {
     // Any command without --chain/--rpc-url uses it, and says so.
     let check = sandbox.run(&["deploy", "--check"]);
     check.success();
-    assert!(
-        check.stderr.contains(&format!("using the local devnet at http://127.0.0.1:{port}")),
-        "{}",
-        check.stderr
-    );
+    assert!(check.stderr.contains(&format!("using the local devnet at {url}")), "{}", check.stderr);
 
     // A port taken by something else is a clear error.
     let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -119,7 +117,7 @@ fn up_is_idempotent_down_keeps_the_state_and_reset_starts_afresh() {
     sandbox.run(&["devnet", "down"]).success();
     assert!(process_gone(pid), "anvil {pid} still runs");
     assert_eq!(status(&sandbox)["running"], false);
-    let reup = sandbox.run(&["devnet", "up", "--port", &port]);
+    let reup = sandbox.run(&["devnet", "up", "--port", "0"]);
     reup.success();
     assert!(reup.stderr.contains("(reloaded)"), "{}", reup.stderr);
     assert!(!reup.stderr.contains("deploying"), "{}", reup.stderr);
@@ -135,12 +133,12 @@ fn up_is_idempotent_down_keeps_the_state_and_reset_starts_afresh() {
         assert!(std::time::Instant::now() < deadline, "kill -9 {pid} did not take");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let stale = sandbox.run(&["devnet", "up", "--port", &port]);
+    let stale = sandbox.run(&["devnet", "up", "--port", "0"]);
     stale.success();
     assert!(stale.stderr.contains("which is gone (stale record removed)"), "{}", stale.stderr);
 
     // Reset: a new chain, deployed again.
-    let reset = sandbox.run(&["devnet", "reset", "--port", &port]);
+    let reset = sandbox.run(&["devnet", "reset", "--port", "0"]);
     reset.success();
     assert!(reset.stderr.contains("(new chain)"), "{}", reset.stderr);
     assert!(reset.stderr.contains("wrote deployments/33.json"), "{}", reset.stderr);
