@@ -682,8 +682,10 @@ impl Context {
     /// and, when it is short, asks once on the terminal (`y/N`; `--yes` answers yes; without a
     /// terminal `--yes` is required) and sends `approve(spender, amount)` (the exact amount,
     /// never an unlimited approval), then checks the allowance took (RIF-style tokens return
-    /// `false` instead of reverting). Native coin: nothing to do. A dry run plans the approval
-    /// and marks later simulations as depending on it.
+    /// `false` instead of reverting). A token that refuses to change a non-zero allowance to
+    /// another non-zero value (Tether's USDT on Ethereum) gets `approve(spender, 0)` first, when
+    /// an allowance is left and `eth_call` shows the approval would revert. Native coin: nothing
+    /// to do. A dry run plans the approvals and marks later simulations as depending on them.
     pub(crate) async fn ensure_allowance(
         &self,
         sender: &Sender,
@@ -708,7 +710,30 @@ impl Context {
         let spender_name = self.name_of(spender).unwrap_or_else(|| self.format_address(spender));
         let what = format!("approve {} for {spender_name}", token.format_amount(amount));
         let approve = self.call_tx(token.address, &IERC20::approveCall { spender, value: amount });
+        let reset = if allowance.is_zero() {
+            None
+        } else {
+            // Would the token take the new value over the one left? (Tether-style tokens revert.)
+            match tx::simulate(&self.provider, Some(owner), &approve).await {
+                Ok(_) => None,
+                Err(TxError::Reverted(_)) => Some((
+                    self.call_tx(
+                        token.address,
+                        &IERC20::approveCall { spender, value: U256::ZERO },
+                    ),
+                    format!(
+                        "reset the {} allowance of {spender_name} to 0 (the token refuses to change a non-zero allowance)",
+                        token.symbol
+                    ),
+                )),
+                Err(error) => return Err(self.tx_error(error)),
+            }
+        };
         if opts.dry_run || matches!(sender, Sender::Simulation(_) | Sender::Via(_)) {
+            if let Some((reset, reset_what)) = reset {
+                self.send(sender, reset, &reset_what, opts).await?;
+                *self.approval_pending.lock().expect("not poisoned") = true;
+            }
             self.send(sender, approve, &what, opts).await?;
             *self.approval_pending.lock().expect("not poisoned") = true;
             return Ok(());
@@ -720,6 +745,13 @@ impl Context {
             token.symbol,
             token.format_amount(amount)
         );
+        let question = match &reset {
+            None => format!("Approve {}", token.format_amount(amount)),
+            Some(_) => format!(
+                "The token refuses to change a non-zero allowance: reset it to 0, then approve {}",
+                token.format_amount(amount)
+            ),
+        };
         if !opts.yes {
             if !std::io::stdin().is_terminal() {
                 bail!(
@@ -727,9 +759,12 @@ impl Context {
                     token.format_amount(amount)
                 );
             }
-            if !ask(&format!("{situation}. Approve {}?", token.format_amount(amount)))? {
+            if !ask(&format!("{situation}. {question}?"))? {
                 bail!("approval declined: nothing was sent");
             }
+        }
+        if let Some((reset, reset_what)) = reset {
+            self.send(sender, reset, &reset_what, opts).await?;
         }
         self.send(sender, approve, &what, opts).await?;
         let now = erc20

@@ -17,3 +17,8 @@ alloy::sol!(
     FalseReturningERC20,
     "artifacts/FalseReturningERC20.json"
 );
+alloy::sol!(
+    #[sol(rpc, all_derives)]
+    NonZeroApprovalERC20,
+    "artifacts/NonZeroApprovalERC20.json"
+);

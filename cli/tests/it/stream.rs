@@ -176,7 +176,18 @@ pub(crate) fn deploy_token(url: &str, name: &str, symbol: &str, decimals: u8) ->
         }
         .abi_encode(),
     );
+    deploy_code(url, code)
+}
+
+/// Deploys contract creation `code` (bytecode and constructor arguments) from dev account 0;
+/// returns its address.
+pub(crate) fn deploy_code(url: &str, code: Vec<u8>) -> String {
     send(url, None, code)["contractAddress"].as_str().unwrap().to_owned()
+}
+
+/// Sends `data` to `to` from dev account 0 (anvil's unlocked account) and waits for success.
+pub(crate) fn send_from_0(url: &str, to: &str, data: Vec<u8>) {
+    send(url, Some(to), data);
 }
 
 /// Mints `amount` token units of `token` to `to`.

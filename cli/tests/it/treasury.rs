@@ -1,12 +1,16 @@
 //! `shiftpay treasury deposit|withdraw-surplus|status` against anvil behind the Rootstock-shaped
 //! proxy, and what `cast` does seen by `treasury status`.
 
-use alloy::primitives::U256;
-use serde_json::Value;
+use alloy::{
+    primitives::{Address, U256, hex},
+    sol_types::SolCall,
+};
+use serde_json::{Value, json};
+use shiftpay_tests::mocks::{MockERC20, NonZeroApprovalERC20};
 
 use crate::{
-    common::{DEV_KEYS, cast, dev_address, redactions},
-    stream::{Env, deploy_token, mint},
+    common::{DEV_KEYS, cast, dev_address, redactions, rpc},
+    stream::{Env, deploy_code, deploy_token, mint, send_from_0},
 };
 
 fn status(env: &Env, employer: usize) -> Value {
@@ -88,6 +92,63 @@ fn an_erc20_deposit_approves_first_then_status_shows_the_pool() {
         human.stdout
     );
     assert!(human.stdout.contains("runs out    "), "{}", human.stdout);
+}
+
+/// `allowance(owner, spender)` of `token`, read with `eth_call`.
+fn allowance(env: &Env, token: &str, owner: Address, spender: &str) -> U256 {
+    let spender: Address = spender.parse().unwrap();
+    let data = hex::encode_prefixed(MockERC20::allowanceCall { owner, spender }.abi_encode());
+    let out = rpc(&env.node.url(), "eth_call", json!([{"to": token, "data": data}, "latest"]));
+    U256::from_str_radix(out.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// A Tether-style token (a non-zero allowance cannot be changed to another non-zero value) with
+/// an allowance left over: the deposit resets it to 0 first, then approves the amount; a dry run
+/// plans the same two approvals; a standard token with a leftover allowance gets one approval.
+#[test]
+fn a_tether_style_token_with_an_allowance_left_is_reset_before_the_approval() {
+    let env = Env::new();
+    let url = env.node.url();
+    let usdtx = deploy_code(&url, NonZeroApprovalERC20::BYTECODE.to_vec());
+    env.list_token("USDTX", &usdtx, 6);
+    mint(&url, &usdtx, dev_address(0), U256::from(1_000_000_000u64));
+    // 0.1 USDTX left approved to Payroll by an earlier, larger approval.
+    let payroll: Address = env.payroll.parse().unwrap();
+    let leftover = U256::from(100_000u64);
+    let approve =
+        |value| NonZeroApprovalERC20::approveCall { spender: payroll, value }.abi_encode();
+    send_from_0(&url, &usdtx, approve(leftover));
+    assert_eq!(allowance(&env, &usdtx, dev_address(0), &env.payroll), leftover);
+
+    // The dry run plans both approvals and the deposit; nothing is sent.
+    let nonce = env.nonce(0);
+    let dry = env.run_as(0, &["treasury", "deposit", "5", "USDTX", "--dry-run", "--json"]);
+    dry.success();
+    let planned = dry.json().to_string();
+    assert!(planned.contains("reset the USDTX allowance of Payroll to 0"), "{planned}");
+    assert!(planned.contains("approve 5 USDTX for Payroll"), "{planned}");
+    assert_eq!(env.nonce(0), nonce);
+
+    let run = env.run_as(0, &["treasury", "deposit", "5", "USDTX", "--yes", "--json"]);
+    run.success();
+    assert!(
+        run.stderr.contains("reset the USDTX allowance of Payroll to 0 (the token refuses to change a non-zero allowance): confirmed"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("approve 5 USDTX for Payroll: confirmed"), "{}", run.stderr);
+    assert_eq!(env.nonce(0), nonce + 3, "reset + approve + deposit");
+    assert_eq!(run.json()["pool"]["balance"]["amount"], "5");
+    // The deposit used the exact approval up.
+    assert_eq!(allowance(&env, &usdtx, dev_address(0), &env.payroll), U256::ZERO);
+
+    // A standard token takes the new value over a leftover: one approval, no reset.
+    send_from_0(&url, &env.token, approve(leftover));
+    let nonce = env.nonce(0);
+    let plain = env.run_as(0, &["treasury", "deposit", "5", "tUSD", "--yes"]);
+    plain.success();
+    assert!(!plain.stderr.contains("reset the"), "{}", plain.stderr);
+    assert_eq!(env.nonce(0), nonce + 2, "approve + deposit");
 }
 
 #[test]
