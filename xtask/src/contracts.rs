@@ -476,8 +476,10 @@ mod tests {
 
         let report = stale_contracts(&copy).unwrap();
         assert!(report.iter().any(|line| line.starts_with("contract MockERC20:")), "{report:?}");
-        // Only the contracts of the edited file (its source hash is in their metadata) are named.
-        let same_file = ["MockERC20", "FeeOnTransferERC20", "FalseReturningERC20"];
+        // Only the contracts whose metadata holds the edited file's hash are named: those of the
+        // file and those that import it (NonZeroApprovalERC20 extends MockERC20).
+        let same_file =
+            ["MockERC20", "FeeOnTransferERC20", "FalseReturningERC20", "NonZeroApprovalERC20"];
         assert!(
             report.iter().all(|line| same_file
                 .iter()
