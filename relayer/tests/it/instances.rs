@@ -23,7 +23,7 @@ use sqlx::{Connection, Row};
 use crate::{
     binary::{released_count, releases, send_many, store_txs, submit_calls, wait_mined},
     devnet::{Devnet, RELAYER, coin},
-    store::{Postgres, postgres},
+    store::{Backend, Postgres, postgres},
 };
 
 /// The whole test must end within this.
@@ -233,6 +233,11 @@ async fn two_instances_share_one_database_and_the_follower_takes_over_the_cursor
         // A dies without releasing its lease (no shutdown): B takes over once it ends.
         instances.take(a).abort();
         let died = Instant::now();
+        // From here the test reads the database through a pool of its own: A's pool may hold a
+        // connection whose `BEGIN` an aborted task sent without sqlx counting the transaction
+        // (cancelled before the reply), and a later `BEGIN ISOLATION LEVEL ...` on it fails
+        // with 25001. A dead instance's pool dies with its process; this one is still in ours.
+        let store = db.open().await;
         // A's last renewal, final now: the lease ends after second `until` (whole seconds).
         let (holder, until) = cursor_lease(&db).await.unwrap();
         assert_eq!(holder, a_id);
